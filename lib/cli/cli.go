@@ -1,0 +1,183 @@
+// Package cli holds the plumbing every backfill program shares: the injectable
+// environment, the run wrapper that installs signal handling and maps errors to
+// exit codes, flag parsing with interleaved positionals, and the stderr logger.
+//
+// Exit codes are a contract (DESIGN.md principle 6):
+//
+//	0   success
+//	1   failure while doing the work
+//	2   usage or configuration error: nothing was attempted
+//	130 interrupted by SIGINT or SIGTERM; nothing half-done was kept
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit codes shared by every tool.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitInterrupted = 130
+)
+
+// Env is everything a program may touch. Tests inject buffers and a fake
+// Getenv; OS returns the real process environment.
+type Env struct {
+	Args   []string // without the program name
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// OS returns the environment of the running process.
+func OS() Env {
+	return Env{Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// UsageError is a misuse of the command line: exit status 2.
+type UsageError struct {
+	Msg   string
+	Hints []string
+}
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usagef returns a *UsageError with a formatted message.
+func Usagef(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// ConfigError marks an error as a configuration problem (exit status 2)
+// while keeping its text. config.Error implements it.
+type ConfigError interface {
+	error
+	ConfigError()
+}
+
+// hinted wraps an error with hints printed on their own lines.
+type hinted struct {
+	err   error
+	hints []string
+}
+
+func (h *hinted) Error() string { return h.err.Error() }
+func (h *hinted) Unwrap() error { return h.err }
+
+// WithHint attaches hints ("what to do next") to err. Nil stays nil.
+func WithHint(err error, hints ...string) error {
+	if err == nil {
+		return nil
+	}
+	return &hinted{err: err, hints: hints}
+}
+
+// Hints collects every hint attached anywhere in err's chain, outermost first.
+func Hints(err error) []string {
+	var out []string
+	for err != nil {
+		switch e := err.(type) {
+		case *hinted:
+			out = append(out, e.hints...)
+		case *UsageError:
+			out = append(out, e.Hints...)
+		case interface{ Hints() []string }:
+			out = append(out, e.Hints()...)
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				out = append(out, Hints(x)...)
+			}
+			break
+		}
+		err = errors.Unwrap(err)
+	}
+	return out
+}
+
+// ErrSilent is returned by a program that already printed what it had to say
+// and only needs exit status 1 (bf-schemadiff's "differences found").
+var ErrSilent = errors.New("silent failure")
+
+// ExitError carries an explicit exit status without a message.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// ErrInterrupted is the cause of the run context when a signal arrived.
+var ErrInterrupted = errors.New("interrupted")
+
+// Run installs the signal context, calls run, prints the error and its hints
+// on stderr prefixed with prog, and maps the error to an exit code. A second
+// signal kills the process the default way.
+func Run(prog string, env Env, run func(ctx context.Context, env Env) error) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(fmt.Errorf("%w by %v", ErrInterrupted, s))
+			// A second signal ends the process at once.
+			signal.Reset(os.Interrupt, syscall.SIGTERM)
+		case <-done:
+		}
+	}()
+	defer signal.Stop(sigs)
+
+	err := run(ctx, env)
+	return report(prog, env.Stderr, ctx, err)
+}
+
+func report(prog string, stderr io.Writer, ctx context.Context, err error) int {
+	if err == nil {
+		if context.Cause(ctx) != nil && errors.Is(context.Cause(ctx), ErrInterrupted) {
+			return ExitInterrupted
+		}
+		return ExitOK
+	}
+	if errors.Is(err, ErrSilent) {
+		return ExitFailure
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	code := ExitFailure
+	var ue *UsageError
+	var ce ConfigError
+	switch {
+	case errors.As(err, &ue):
+		code = ExitUsage
+	case errors.As(err, &ce):
+		code = ExitUsage
+	case errors.Is(context.Cause(ctx), ErrInterrupted) || errors.Is(err, ErrInterrupted):
+		code = ExitInterrupted
+	}
+	msg := err.Error()
+	if code == ExitInterrupted && !strings.Contains(msg, "interrupted") {
+		msg = "interrupted: " + msg
+	}
+	for _, line := range strings.Split(msg, "\n") {
+		fmt.Fprintf(stderr, "%s: error: %s\n", prog, line)
+	}
+	for _, h := range Hints(err) {
+		fmt.Fprintf(stderr, "%s: hint: %s\n", prog, h)
+	}
+	if ue != nil && code == ExitUsage {
+		fmt.Fprintf(stderr, "%s: hint: run '%s --help' for usage\n", prog, prog)
+	}
+	return code
+}
