@@ -1,0 +1,502 @@
+// Package config reads backfill.toml, the one configuration file of both
+// sides, overlays the environment, and validates what can be validated
+// without a database.
+//
+// The file is found by --config FILE, else $BACKFILL_CONFIG, else
+// ./backfill.toml; no file at all is fine. Precedence is flag > environment >
+// file > default. Decoding is strict: an unknown key or section, a value of
+// the wrong type, an unknown sanitize type or a malformed file is an *Error
+// carrying the file name, line and key (exit status 2 in every tool).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Config is backfill.toml after decoding, environment overlay and defaults.
+type Config struct {
+	Auth     Auth                       `toml:"auth"`
+	Source   Source                     `toml:"source"`
+	Server   Server                     `toml:"server"`
+	Client   Client                     `toml:"client"`
+	Sanitize map[string]map[string]Rule `toml:"sanitize"`
+	Limits   map[string]Limit           `toml:"limits"`
+	// ExcludeTables lists tables never served. DESIGN.md's example writes
+	// it after [client], which puts it in that section in TOML; a top-level
+	// exclude_tables is accepted too and the two are merged.
+	ExcludeTables []string `toml:"exclude_tables"`
+
+	// File is the path the configuration was read from, "" when none.
+	File string `toml:"-"`
+	// Environment is $BACKFILL_ENV, else $APP_ENV, else "".
+	Environment string `toml:"-"`
+
+	pos positions
+}
+
+// Auth is the [auth] section.
+type Auth struct {
+	Token  string   `toml:"token"`
+	Tokens []string `toml:"tokens"` // further valid tokens, for rotation
+}
+
+// Source is the [source] section: the production database.
+type Source struct {
+	DSN string `toml:"dsn"`
+}
+
+// Server is the [server] section.
+type Server struct {
+	Listen             string   `toml:"listen"`
+	RoutePrefix        string   `toml:"route_prefix"`
+	TLSCert            string   `toml:"tls_cert"`
+	TLSKey             string   `toml:"tls_key"`
+	MaxConcurrentDumps int      `toml:"max_concurrent_dumps"`
+	ChunkSize          int      `toml:"chunk_size"`
+	Salt               string   `toml:"salt"`
+	Unreviewed         string   `toml:"unreviewed"`
+	DumpTimeout        Duration `toml:"dump_timeout"`
+	ShutdownTimeout    Duration `toml:"shutdown_timeout"`
+	Level              int      `toml:"level"` // zstd level of dumps; 0 = the format's default
+}
+
+// Client is the [client] section.
+type Client struct {
+	SourceURL           string   `toml:"source_url"`
+	DSN                 string   `toml:"dsn"`
+	AllowedEnvironments []string `toml:"allowed_environments"`
+	Timeout             Duration `toml:"timeout"`
+	Parallel            int      `toml:"parallel"`
+	CacheDir            string   `toml:"cache_dir"`
+	LocalCacheHours     float64  `toml:"local_cache_hours"`
+	StateFile           string   `toml:"state_file"`
+	OnComplete          string   `toml:"on_complete"`
+	ExcludeTables       []string `toml:"exclude_tables"`
+}
+
+// Rule is one [sanitize.TABLE] COLUMN = { ... } entry.
+type Rule struct {
+	Type    string   `toml:"type"`
+	Exclude []string `toml:"exclude"`
+	Random  bool     `toml:"random"`
+	Value   *string  `toml:"value"` // for type "fixed"
+	Expr    string   `toml:"expr"`  // for type "sql"
+}
+
+// Limit is one [limits.TABLE] section.
+type Limit struct {
+	MaxRows   int64  `toml:"max_rows"`
+	KeepDays  int    `toml:"keep_days"`
+	OrderBy   string `toml:"order_by"`
+	Direction string `toml:"direction"`
+}
+
+// SanitizeTypes are the rule types a [sanitize] entry may name.
+var SanitizeTypes = []string{"email", "name", "phone", "text", "hash", "null", "address", "local_ip", "fixed", "sql", "keep"}
+
+// Duration is a TOML string such as "300s" or "5m"; a bare integer means seconds.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (examples: \"300s\", \"5m\")", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText formats the duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Server: Server{
+			Listen:             "127.0.0.1:8080",
+			RoutePrefix:        "/api/backfill",
+			MaxConcurrentDumps: 4,
+			ChunkSize:          5000,
+			Unreviewed:         "warn",
+			DumpTimeout:        Duration{2 * time.Hour},
+			ShutdownTimeout:    Duration{30 * time.Second},
+		},
+		Client: Client{
+			AllowedEnvironments: []string{"local", "staging"},
+			Timeout:             Duration{300 * time.Second},
+			Parallel:            4,
+			CacheDir:            ".backfill/cache",
+			LocalCacheHours:     1,
+			StateFile:           ".backfill/state.json",
+		},
+	}
+}
+
+// Error is a configuration error: exit status 2 in every tool. It prints as
+// "file:line:col: key: message" with the parts that are known.
+type Error struct {
+	File string
+	Line int
+	Col  int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+			if e.Col > 0 {
+				fmt.Fprintf(&b, ":%d", e.Col)
+			}
+		}
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ConfigError marks Error for lib/cli's exit-code mapping.
+func (e *Error) ConfigError() {}
+
+// Errors is several configuration errors reported together.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// ConfigError marks Errors for lib/cli's exit-code mapping.
+func (es Errors) ConfigError() {}
+
+// Getenv reads one environment variable.
+type Getenv func(string) string
+
+// Locate returns the configuration path: flag, else $BACKFILL_CONFIG, else
+// ./backfill.toml if it exists. explicit is false for the implicit default,
+// whose absence is fine.
+func Locate(flagPath string, getenv Getenv) (path string, explicit bool) {
+	if flagPath != "" {
+		return flagPath, true
+	}
+	if p := getenv("BACKFILL_CONFIG"); p != "" {
+		return p, true
+	}
+	return "backfill.toml", false
+}
+
+// Load locates, reads, decodes, overlays the environment and validates.
+func Load(flagPath string, getenv Getenv) (*Config, error) {
+	path, explicit := Locate(flagPath, getenv)
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		data, path = nil, ""
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &Error{File: path, Msg: "no such configuration file"}
+	default:
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	c, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	c.applyEnv(getenv)
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parse decodes a backfill.toml document strictly, on top of Defaults.
+// name is used in error messages.
+func Parse(name string, data []byte) (*Config, error) {
+	c := Defaults()
+	c.File = name
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &c, nil
+	}
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	err := dec.Decode(&c)
+	var sm *toml.StrictMissingError
+	var de *toml.DecodeError
+	switch {
+	case err == nil:
+	case errors.As(err, &sm):
+		var es Errors
+		for i := range sm.Errors {
+			e := &sm.Errors[i]
+			line, col := e.Position()
+			key := strings.Join(e.Key(), ".")
+			es = append(es, &Error{File: name, Line: line, Col: col, Key: key, Msg: "unknown key" + suggest(e.Key())})
+		}
+		return nil, es
+	case errors.As(err, &de):
+		line, col := de.Position()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		return nil, &Error{File: name, Line: line, Col: col, Key: strings.Join(de.Key(), "."), Msg: msg}
+	default:
+		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	c.pos = indexPositions(data)
+	return &c, nil
+}
+
+// known keys per section, for "did you mean" hints.
+var knownKeys = map[string][]string{
+	"":        {"auth", "source", "server", "client", "sanitize", "limits", "exclude_tables"},
+	"auth":    {"token", "tokens"},
+	"source":  {"dsn"},
+	"server":  {"listen", "route_prefix", "tls_cert", "tls_key", "max_concurrent_dumps", "chunk_size", "salt", "unreviewed", "dump_timeout", "shutdown_timeout", "level"},
+	"client":  {"source_url", "dsn", "allowed_environments", "timeout", "parallel", "cache_dir", "local_cache_hours", "state_file", "on_complete", "exclude_tables"},
+	"rule":    {"type", "exclude", "random", "value", "expr"},
+	"limit":   {"max_rows", "keep_days", "order_by", "direction"},
+	"unknown": nil,
+}
+
+func suggest(key []string) string {
+	if len(key) == 0 {
+		return ""
+	}
+	section := ""
+	switch {
+	case len(key) == 1:
+	case key[0] == "sanitize" && len(key) >= 3:
+		section = "rule"
+	case key[0] == "limits" && len(key) == 3:
+		section = "limit"
+	case len(key) == 2:
+		section = key[0]
+	default:
+		return ""
+	}
+	last := key[len(key)-1]
+	best, bestD := "", 3
+	for _, k := range knownKeys[section] {
+		if d := editDistance(last, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func (c *Config) applyEnv(getenv Getenv) {
+	set := func(dst *string, name string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Auth.Token, "BACKFILL_TOKEN")
+	set(&c.Source.DSN, "BACKFILL_SOURCE_DSN")
+	set(&c.Client.DSN, "BACKFILL_DSN")
+	set(&c.Client.SourceURL, "BACKFILL_SOURCE_URL")
+	set(&c.Server.Listen, "BACKFILL_LISTEN")
+	set(&c.Server.Salt, "BACKFILL_SALT")
+	c.Environment = getenv("BACKFILL_ENV")
+	if c.Environment == "" {
+		c.Environment = getenv("APP_ENV")
+	}
+}
+
+// Validate checks everything that needs no database: sanitize types and
+// their options, limits, enumerations and ranges.
+func (c *Config) Validate() error {
+	var es Errors
+	add := func(key, format string, args ...any) {
+		es = append(es, &Error{File: c.File, Line: c.pos.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Server.ChunkSize < 1 {
+		add("server.chunk_size", "must be at least 1")
+	}
+	if c.Server.MaxConcurrentDumps < 1 {
+		add("server.max_concurrent_dumps", "must be at least 1")
+	}
+	if c.Server.Unreviewed != "warn" && c.Server.Unreviewed != "refuse" {
+		add("server.unreviewed", "must be \"warn\" or \"refuse\", not %q", c.Server.Unreviewed)
+	}
+	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
+		add("server.tls_cert", "tls_cert and tls_key go together: set both or neither")
+	}
+	if c.Server.Level < 0 || c.Server.Level > 22 {
+		add("server.level", "zstd level must be from 1 to 22 (0 = default)")
+	}
+	if !strings.HasPrefix(c.Server.RoutePrefix, "/") {
+		add("server.route_prefix", "must start with \"/\"")
+	}
+	if c.Client.Parallel < 1 {
+		add("client.parallel", "must be at least 1")
+	}
+	if c.Client.Timeout.Duration <= 0 {
+		add("client.timeout", "must be positive")
+	}
+	if c.Client.LocalCacheHours < 0 {
+		add("client.local_cache_hours", "must not be negative")
+	}
+	for _, t := range sortedKeys(c.Sanitize) {
+		cols := c.Sanitize[t]
+		for _, col := range sortedKeys(cols) {
+			r := cols[col]
+			key := "sanitize." + t + "." + col
+			switch r.Type {
+			case "":
+				add(key, "missing type; one of %s", strings.Join(SanitizeTypes, ", "))
+				continue
+			case "fixed":
+				if r.Value == nil {
+					add(key, "type \"fixed\" needs value = \"...\"")
+				}
+			case "sql":
+				if strings.TrimSpace(r.Expr) == "" {
+					add(key, "type \"sql\" needs expr = \"SQL expression\"")
+				}
+			default:
+				if !contains(SanitizeTypes, r.Type) {
+					add(key, "unknown sanitize type %q; one of %s", r.Type, strings.Join(SanitizeTypes, ", "))
+					continue
+				}
+			}
+			if r.Value != nil && r.Type != "fixed" {
+				add(key, "value is only for type \"fixed\"")
+			}
+			if r.Expr != "" && r.Type != "sql" {
+				add(key, "expr is only for type \"sql\"")
+			}
+			if r.Type == "keep" && (len(r.Exclude) > 0 || r.Random) {
+				add(key, "type \"keep\" takes no exclude or random")
+			}
+			for _, p := range r.Exclude {
+				if p == "" {
+					add(key, "empty exclude pattern")
+				}
+			}
+		}
+	}
+	for _, t := range sortedKeys(c.Limits) {
+		l := c.Limits[t]
+		key := "limits." + t
+		if l.MaxRows < 0 {
+			add(key+".max_rows", "must not be negative")
+		}
+		if l.KeepDays < 0 {
+			add(key+".keep_days", "must not be negative")
+		}
+		if l.MaxRows == 0 && l.KeepDays == 0 {
+			add(key, "needs max_rows and/or keep_days")
+		}
+		switch strings.ToLower(l.Direction) {
+		case "", "asc", "desc":
+		default:
+			add(key+".direction", "must be \"asc\" or \"desc\", not %q", l.Direction)
+		}
+		if l.KeepDays > 0 && l.OrderBy == "" {
+			add(key+".keep_days", "keep_days needs order_by (the date column to compare)")
+		}
+	}
+	if len(es) > 0 {
+		return es
+	}
+	return nil
+}
+
+// Excluded returns exclude_tables from the top level and [client], merged
+// and sorted.
+func (c *Config) Excluded() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range append(append([]string{}, c.ExcludeTables...), c.Client.ExcludeTables...) {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// IsExcluded reports whether table is listed in exclude_tables.
+func (c *Config) IsExcluded(table string) bool { return contains(c.Excluded(), table) }
+
+// Tokens returns every token the server accepts: [auth] token and tokens.
+func (c *Config) Tokens() []string {
+	var out []string
+	if c.Auth.Token != "" {
+		out = append(out, c.Auth.Token)
+	}
+	return append(out, c.Auth.Tokens...)
+}
+
+// Direction returns the limit's direction, "desc" when unset.
+func (l Limit) Dir() string {
+	if strings.EqualFold(l.Direction, "asc") {
+		return "asc"
+	}
+	return "desc"
+}
+
+// Errorf returns an *Error about key (a dotted path such as
+// "sanitize.users.email"), with the line where the file sets it.
+func (c *Config) Errorf(key, format string, args ...any) *Error {
+	return &Error{File: c.File, Line: c.pos.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
