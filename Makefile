@@ -1,0 +1,44 @@
+# backfill — see README.md. Every target works on a fresh Debian machine
+# with Go and mariadb-server installed.
+GO ?= go
+BIN := bin
+
+.PHONY: all build test test-short test-long lint bench fuzz demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The default suite: lint, then every test against the real database and
+# the real binaries, then a short bounded run of every fuzz target.
+test: lint
+	$(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+test-short:
+	$(GO) test -count=1 -short ./...
+
+# Slow fault, load and security tests (also run in CI).
+test-long:
+	BACKFILL_LONG=1 $(GO) test -count=1 -timeout 30m ./...
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt wants to rewrite:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# A short bounded fuzz run of every fuzz target.
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf $(BIN)
