@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/backfill/backfill/lib/config"
 	"github.com/backfill/backfill/lib/mysqldb"
 )
 
@@ -328,4 +329,58 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// CheckConfig reports every sanitize rule and limit of c that names a table
+// or column this schema does not have, and every rule that cannot hold for
+// its column (a "null" rule on a NOT NULL column). The errors carry the
+// configuration file's line (exit status 2).
+func (s *Schema) CheckConfig(c *config.Config) error {
+	var es config.Errors
+	for _, tn := range sortedKeys(c.Sanitize) {
+		t, ok := s.byName[tn]
+		if !ok {
+			es = append(es, c.Errorf("sanitize."+tn, "table %q does not exist in database %q", tn, s.Database))
+			continue
+		}
+		for _, cn := range sortedKeys(c.Sanitize[tn]) {
+			key := "sanitize." + tn + "." + cn
+			col, ok := t.byName[cn]
+			if !ok {
+				es = append(es, c.Errorf(key, "column %q does not exist in table %q", cn, tn))
+				continue
+			}
+			if col.Generated && c.Sanitize[tn][cn].Type != "keep" {
+				es = append(es, c.Errorf(key, "column %q of table %q is generated: it is never dumped, so it needs no rule (sanitize the columns it is computed from)", cn, tn))
+			}
+			if c.Sanitize[tn][cn].Type == "null" && !col.Nullable {
+				es = append(es, c.Errorf(key, "type \"null\" on column %q of table %q, which is NOT NULL; use \"fixed\" or another type", cn, tn))
+			}
+		}
+	}
+	for _, tn := range sortedKeys(c.Limits) {
+		t, ok := s.byName[tn]
+		if !ok {
+			es = append(es, c.Errorf("limits."+tn, "table %q does not exist in database %q", tn, s.Database))
+			continue
+		}
+		if ob := c.Limits[tn].OrderBy; ob != "" {
+			if _, ok := t.byName[ob]; !ok {
+				es = append(es, c.Errorf("limits."+tn+".order_by", "column %q does not exist in table %q", ob, tn))
+			}
+		}
+	}
+	if len(es) > 0 {
+		return es
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -1,0 +1,115 @@
+package manifest_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/backfill/backfill/lib/config"
+	"github.com/backfill/backfill/lib/manifest"
+	"github.com/backfill/backfill/lib/testdb"
+)
+
+// checkOrder asserts that order lists every table of m exactly once and
+// every parent before its children (cycle edges excepted).
+func checkOrder(t *testing.T, m *manifest.Manifest) {
+	t.Helper()
+	pos := map[string]int{}
+	for i, n := range m.Order {
+		if _, dup := pos[n]; dup {
+			t.Errorf("order lists %q twice", n)
+		}
+		pos[n] = i
+	}
+	if len(pos) != len(m.Tables) {
+		t.Errorf("order has %d tables, tables has %d", len(pos), len(m.Tables))
+	}
+	broken := map[string]bool{}
+	for _, b := range m.BrokenCycles {
+		broken[b.Table+"\x00"+b.Name] = true
+	}
+	for _, tb := range m.Tables {
+		if _, ok := pos[tb.Name]; !ok {
+			t.Errorf("table %q missing from order", tb.Name)
+		}
+		for _, fk := range tb.ForeignKeys {
+			if fk.RefTable == tb.Name || broken[tb.Name+"\x00"+fk.Name] {
+				continue
+			}
+			if pos[fk.RefTable] > pos[tb.Name] {
+				t.Errorf("order puts %q after its child %q (%s)", fk.RefTable, tb.Name, fk.Name)
+			}
+		}
+	}
+}
+
+func TestBuild_Sakila(t *testing.T) {
+	db := testdb.New(t)
+	db.LoadSakila(t)
+	cfg := config.Defaults()
+	m, err := manifest.Build(t.Context(), db.DB, db.Name, &cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOrder(t, m)
+	// sakila has 16 base tables and 7 views; views are not tables.
+	if got, want := len(m.Tables), 16; got != want {
+		t.Errorf("%d tables, want %d: %v", got, want, m.Order)
+	}
+	for _, v := range []string{"actor_info", "customer_list", "film_list", "sales_by_store"} {
+		if _, ok := m.Table(v); ok {
+			t.Errorf("view %q listed as a table", v)
+		}
+	}
+	film, _ := m.Table("film_actor")
+	if got := strings.Join(film.PrimaryKey, ","); got != "actor_id,film_id" {
+		t.Errorf("film_actor primary key = %q", got)
+	}
+	if !strings.HasSuffix(m.GeneratedAt, "Z") || len(m.GeneratedAt) != len("2026-11-25T12:00:00.000000Z") {
+		t.Errorf("generated_at = %q, want RFC 3339 UTC with microseconds", m.GeneratedAt)
+	}
+	var buf bytes.Buffer
+	if err := manifest.Encode(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	back, err := manifest.Decode(&buf, "sakila.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Tables) != len(m.Tables) {
+		t.Errorf("decode lost tables")
+	}
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"newer version", `{"version": 2, "tables": []}`, "m.json has version 2; this program reads version 1"},
+		{"no version", `{"tables": []}`, `not a backfill manifest: no "version" key`},
+		{"not json", `<html>`, "m.json: not a backfill manifest"},
+		{"order names unknown table", `{"version": 1, "order": ["x"], "tables": []}`, `order names table "x"`},
+		{"duplicate table", `{"version": 1, "tables": [{"name": "a"}, {"name": "a"}]}`, `table "a" listed twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := manifest.Decode(strings.NewReader(tt.doc), "m.json")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	// Unknown keys are tolerated.
+	m, err := manifest.Decode(strings.NewReader(`{"version": 1, "future": {"x": 1}, "order": ["a"], "tables": [{"name": "a", "new_key": true}]}`), "m.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Select([]string{"a", "zz"}); err == nil || !strings.Contains(err.Error(), `unknown table "zz"; the manifest has: a`) {
+		t.Errorf("Select(zz) = %v", err)
+	}
+	_, err = manifest.Decode(strings.NewReader(`{"version": 3}`), "m.json")
+	if !errors.Is(err, manifest.ErrVersion) {
+		t.Errorf("version 3: %v is not ErrVersion", err)
+	}
+}
