@@ -47,15 +47,15 @@ type BrokenEdge struct {
 
 // Table is one served table.
 type Table struct {
-	Name        string        `json:"name"`
-	Rows        int64         `json:"rows"`
-	PrimaryKey  []string      `json:"primary_key"`
-	Columns     []Column      `json:"columns"`
-	ForeignKeys []ForeignKey  `json:"foreign_keys"`
-	Sanitized   []string      `json:"sanitized"`
-	Limit       *Limit        `json:"limit"`
-	Delta       bool          `json:"delta"`
-	DeltaRows   *int64        `json:"delta_rows,omitempty"`
+	Name        string       `json:"name"`
+	Rows        int64        `json:"rows"`
+	PrimaryKey  []string     `json:"primary_key"`
+	Columns     []Column     `json:"columns"`
+	ForeignKeys []ForeignKey `json:"foreign_keys"`
+	Sanitized   []string     `json:"sanitized"`
+	Limit       *Limit       `json:"limit"`
+	Delta       bool         `json:"delta"`
+	DeltaRows   *int64       `json:"delta_rows,omitempty"`
 }
 
 // Limit is a table's [limits.TABLE] section. OrderBy "" means the primary key.
