@@ -500,3 +500,36 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// EnvironmentError is the environment guard's refusal: the current
+// environment is not in [client] allowed_environments.
+type EnvironmentError struct {
+	Environment string
+	Allowed     []string
+}
+
+func (e *EnvironmentError) Error() string {
+	if e.Environment == "" {
+		return fmt.Sprintf("no environment set; refusing to touch the local database (allowed: %s)", strings.Join(e.Allowed, ", "))
+	}
+	return fmt.Sprintf("environment %q is not allowed to receive a pull (allowed: %s)", e.Environment, strings.Join(e.Allowed, ", "))
+}
+
+// Hints says how to get past the guard on purpose.
+func (e *EnvironmentError) Hints() []string {
+	if e.Environment == "" {
+		return []string{"set BACKFILL_ENV (or APP_ENV) to the environment of this machine, e.g. BACKFILL_ENV=local"}
+	}
+	return []string{"add it to [client] allowed_environments in backfill.toml if this machine really may be overwritten"}
+}
+
+// CheckEnvironment is the environment guard of every client-side tool that
+// writes the local database: it refuses unless the current environment
+// ($BACKFILL_ENV, else $APP_ENV) is in allowed_environments. It is exit
+// status 1 (a refusal, not a usage error).
+func (c *Config) CheckEnvironment() error {
+	if c.Environment != "" && contains(c.Client.AllowedEnvironments, c.Environment) {
+		return nil
+	}
+	return &EnvironmentError{Environment: c.Environment, Allowed: c.Client.AllowedEnvironments}
+}

@@ -207,3 +207,25 @@ func TestConfig_ErrorfLine(t *testing.T) {
 		t.Errorf("line = %d, want %d", got, want)
 	}
 }
+
+func TestCheckEnvironment(t *testing.T) {
+	c := Defaults()
+	for _, tt := range []struct {
+		env, want string
+	}{
+		{"local", ""},
+		{"staging", ""},
+		{"production", `environment "production" is not allowed to receive a pull (allowed: local, staging)`},
+		{"", "no environment set; refusing to touch the local database (allowed: local, staging)"},
+	} {
+		c.Environment = tt.env
+		err := c.CheckEnvironment()
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("CheckEnvironment(%q) = %q, want %q", tt.env, got, tt.want)
+		}
+	}
+}
