@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/backfill/backfill/lib/internal/didyoumean"
 )
 
 // Config is backfill.toml after decoding, environment overlay and defaults.
@@ -291,37 +293,10 @@ func suggest(key []string) string {
 	default:
 		return ""
 	}
-	last := key[len(key)-1]
-	best, bestD := "", 3
-	for _, k := range knownKeys[section] {
-		if d := editDistance(last, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best != "" {
+	if best := didyoumean.Closest(key[len(key)-1], knownKeys[section]); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (c *Config) applyEnv(getenv Getenv) {

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/backfill/backfill/lib/config"
+	"github.com/backfill/backfill/lib/internal/didyoumean"
 	"github.com/backfill/backfill/lib/mysqldb"
 )
 
@@ -229,7 +230,7 @@ func (s *Schema) Lookup(name string) (*Table, error) {
 		return t, nil
 	}
 	err := fmt.Errorf("table %q does not exist in database %q", name, s.Database)
-	if best := closest(name, s.Names()); best != "" {
+	if best := didyoumean.Closest(name, s.Names()); best != "" {
 		return nil, &hinted{err, []string{fmt.Sprintf("did you mean %q? bf-manifest lists the tables", best)}}
 	}
 	return nil, &hinted{err, []string{"bf-manifest lists the tables"}}
@@ -251,7 +252,7 @@ func (t *Table) LookupColumn(name string) (*Column, error) {
 		names[i] = c.Name
 	}
 	err := fmt.Errorf("column %q does not exist in table %q", name, t.Name)
-	if best := closest(name, names); best != "" {
+	if best := didyoumean.Closest(name, names); best != "" {
 		return nil, &hinted{err, []string{fmt.Sprintf("did you mean %q?", best)}}
 	}
 	return nil, err
@@ -298,38 +299,6 @@ type hinted struct {
 func (h *hinted) Error() string   { return h.err.Error() }
 func (h *hinted) Unwrap() error   { return h.err }
 func (h *hinted) Hints() []string { return h.hints }
-
-// closest returns the candidate nearest to name when it is near enough.
-func closest(name string, candidates []string) string {
-	best, bestD := "", len(name)/3+2
-	for _, c := range candidates {
-		d := distance(strings.ToLower(name), strings.ToLower(c))
-		if d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
 
 // CheckConfig reports every sanitize rule and limit of c that names a table
 // or column this schema does not have, and every rule that cannot hold for
