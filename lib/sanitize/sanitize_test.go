@@ -364,10 +364,16 @@ tel = { type = "phone" }
 		check("password", func(v string) bool { return v == sanitize.Bcrypt })
 		check("bio", func(v string) bool { return v == "NULL" || regexp.MustCompile(`^text_[0-9a-f]{32}$`).MatchString(v) })
 		check("token", isNull)
-		check("address", func(v string) bool { return v == "NULL" || regexp.MustCompile(`^[0-9]{1,4} [A-Z][a-z]+ St$`).MatchString(v) })
-		check("ip", func(v string) bool { return v == "NULL" || regexp.MustCompile(`^192\.168\.[0-9]+\.[0-9]+$`).MatchString(v) })
+		check("address", func(v string) bool {
+			return v == "NULL" || regexp.MustCompile(`^[0-9]{1,4} [A-Z][a-z]+ St$`).MatchString(v)
+		})
+		check("ip", func(v string) bool {
+			return v == "NULL" || regexp.MustCompile(`^192\.168\.[0-9]+\.[0-9]+$`).MatchString(v)
+		})
 		check("ipn", func(v string) bool { return v == "NULL" || (len(v) == 10 && v >= "3232235520" && v <= "3232301055") })
-		check("ipb", func(v string) bool { return v == "NULL" || (len(v) == 16 && v[:12] == "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff" && v[12:14] == "\xc0\xa8") })
+		check("ipb", func(v string) bool {
+			return v == "NULL" || (len(v) == 16 && v[:12] == "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff" && v[12:14] == "\xc0\xa8")
+		})
 		check("ipv", func(v string) bool { return v == "NULL" || (len(v) == 4 && v[:2] == "\xc0\xa8") })
 		check("role", func(v string) bool { return v == "admin" || v == "NULL" })
 		check("note", func(v string) bool { return v == `it's \ fixed` || v == "NULL" })
