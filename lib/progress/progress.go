@@ -238,12 +238,14 @@ func Rate(bytes int64, d time.Duration) string {
 	return Bytes(int64(float64(bytes)/d.Seconds())) + "/s"
 }
 
-// Duration formats an elapsed time or an ETA: "0.3s", "12s", "2m05s",
-// "1h02m".
+// Duration formats an elapsed time or an ETA: "40ms", "0.3s", "12s",
+// "2m05s", "1h02m".
 func Duration(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "0s"
+	case d < 100*time.Millisecond:
+		return fmt.Sprintf("%dms", d.Milliseconds())
 	case d < 10*time.Second:
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	case d < time.Minute:

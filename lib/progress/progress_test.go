@@ -99,7 +99,7 @@ func TestLines_Interrupted(t *testing.T) {
 		t.Fatalf("printed before a finished: %q", buf.String())
 	}
 	l.Close()
-	want := "bf-fetch: b: 1 row, 20 B, complete from an earlier run\nbf-fetch: c: 1 row, 10 B in 0.0s (- B/s)\n"
+	want := "bf-fetch: b: 1 row, 20 B, complete from an earlier run\nbf-fetch: c: 1 row, 10 B in 0ms (- B/s)\n"
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
 		t.Errorf("Close() mismatch (-want +got):\n%s", diff)
 	}
@@ -180,6 +180,7 @@ func TestFormat(t *testing.T) {
 		{progress.Rows(1), "1 row"},
 		{progress.Rows(0), "0 rows"},
 		{progress.Duration(300 * time.Millisecond), "0.3s"},
+		{progress.Duration(40 * time.Millisecond), "40ms"},
 		{progress.Duration(42 * time.Second), "42s"},
 		{progress.Duration(125 * time.Second), "2m05s"},
 		{progress.Duration(62 * time.Minute), "1h02m"},
