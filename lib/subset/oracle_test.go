@@ -33,11 +33,15 @@ type tableData struct {
 	rows [][]*string
 }
 
-// loadData reads every stored column of every table of s through db.
-func loadData(t testing.TB, db *sql.DB, s *schema.Schema) map[string]*tableData {
+// loadData reads every stored column of the tables of s that only accepts
+// (every table when only is nil) through db.
+func loadData(t testing.TB, db *sql.DB, s *schema.Schema, only func(string) bool) map[string]*tableData {
 	t.Helper()
 	out := map[string]*tableData{}
 	for _, tb := range s.Tables {
+		if only != nil && !only(tb.Name) {
+			continue
+		}
 		d := &tableData{t: tb, idx: map[string]int{}}
 		var q []string
 		for _, c := range tb.Stored() {
@@ -189,7 +193,8 @@ func oracle(t testing.TB, db *sql.DB, s *schema.Schema, cfg *config.Config, data
 			}
 			cand = append(cand, i)
 		}
-		key := oracleKey(d.t)
+		tb, _ := s.Table(name)
+		key := oracleKey(tb)
 		desc := l.Dir() == "desc"
 		order := func(a, b int) int {
 			var cols []string
@@ -265,7 +270,8 @@ func oracle(t testing.TB, db *sql.DB, s *schema.Schema, cfg *config.Config, data
 		w := work[len(work)-1]
 		work = work[:len(work)-1]
 		d := data[w.table]
-		for _, fk := range d.t.ForeignKeys {
+		tb, _ := s.Table(w.table)
+		for _, fk := range tb.ForeignKeys {
 			v, ok := d.vals(d.rows[w.row], fk.Columns)
 			if !ok {
 				continue
