@@ -1,0 +1,66 @@
+// Package dump is the producer of DESIGN.md contract 2: it reads one table
+// of the source database and writes it as a sanitized, zstd-compressed SQL
+// stream (lib/dumpfmt). bf-dump calls [Write] with standard output or a
+// file; bf-serve calls it in-process with the HTTP response and a flush
+// function.
+//
+// # Read-only, on one connection
+//
+// A dump pins one connection and runs, in order:
+//
+//	START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY   (lib/mysqldb.Snapshot)
+//	SET SESSION net_write_timeout = 3600
+//	SELECT @@GLOBAL.general_log, <the server clock>
+//	SELECT ... FROM INFORMATION_SCHEMA ...                    (lib/schema.Load)
+//	SELECT ... FROM `t` LIMIT n                               (lib/scan.Guard's sample)
+//	SET @bf_salt = ?, @bf_x2 = ?, ...                        (bound parameters)
+//	SELECT <projections> FROM `t` [WHERE ...] [ORDER BY ...]  (text protocol)
+//	SET @bf_salt = NULL, ...
+//	ROLLBACK
+//
+// Nothing else: no temporary table or database, no write of any kind, so a
+// user with only SELECT (and SHOW VIEW) privileges can dump. The projections
+// come from lib/sanitize: a sanitized column's original value never leaves
+// the server, and the salt, exclude patterns and fixed values travel only as
+// bound parameters. The session's net_write_timeout is raised because a
+// slow consumer (an HTTP client on a thin line) pauses the unbuffered read,
+// and the default 60 seconds would let the server abort it.
+//
+// # Streaming
+//
+// Rows are read unbuffered, one at a time, into reused sql.RawBytes,
+// encoded by lib/sqltext into one reused tuple buffer and handed to the
+// dumpfmt.Writer, which batches them into INSERT statements bounded in rows
+// and bytes. Memory stays flat whatever the table size. About once a
+// second the compressed stream is flushed through [Options.Flush], so that
+// an HTTP client sees progress.
+//
+// A dump that fails at any point (the server, the network, a value that
+// does not fit, cancellation) aborts the dumpfmt.Writer: the stream gets no
+// COMMIT and no end marker, every reader rejects it, and Write returns the
+// error. Nothing reaches the io.Writer before the first flush, so an error
+// found before the first row (unknown table, excluded table, bad since,
+// configuration) leaves it untouched; bf-serve can still answer with a
+// status code.
+//
+// # Delta dumps
+//
+// With a since, a table that has both created_at and updated_at is dumped
+// with mode=delta and the condition
+//
+//	(`created_at` >= @bf_since OR `updated_at` >= @bf_since)
+//
+// (the cut-off bound as a DATETIME(6) in UTC, the session time zone). A
+// row whose created_at and updated_at are both NULL cannot be dated and is
+// never part of a delta: only full dumps carry it. A row with one NULL
+// timestamp is in the delta when the other one is recent. This is the
+// manifest's delta_rows count exactly. Other tables are dumped whole, with
+// mode=full and no since in the header.
+//
+// # Subsets
+//
+// [Options.Subset] is the seam for lib/subset: extra WHERE conditions
+// (ANDed with the delta condition), an ORDER BY and a LIMIT, built from
+// schema-validated identifiers only, plus session variables for values
+// they need.
+package dump
