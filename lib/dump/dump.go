@@ -30,9 +30,9 @@ var (
 
 // Source is the database a dump reads.
 type Source struct {
-	DB       *sql.DB         // a pool opened with lib/mysqldb
-	Database string          // the schema holding the tables
-	Config   *config.Config  // rules, exclude_tables, [server] salt, chunk_size, level, unreviewed
+	DB       *sql.DB        // a pool opened with lib/mysqldb
+	Database string         // the schema holding the tables
+	Config   *config.Config // rules, exclude_tables, [server] salt, chunk_size, level, unreviewed
 }
 
 // Logger receives warnings; *cli.Logger is one.
