@@ -1,0 +1,152 @@
+package dumpfmt_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/backfill/backfill/lib/dumpfmt"
+	"github.com/backfill/backfill/lib/sqltext"
+)
+
+// benchRows returns n app-like encoded rows: id, email, name, created_at,
+// amount, a nullable note and a status.
+func benchRows(n int) [][]byte {
+	r := rand.New(rand.NewPCG(1, 1))
+	first := []string{"Anna", "Björn", "Chloé", "Dmitri", "Emeka", "Fatima", "Guo", "Hana", "Ivan", "Jürgen"}
+	last := []string{"Smith", "Müller", "O'Brien", "García", "Nakamura", "Kowalski", "Dubois", "Rossi"}
+	notes := []string{"", "VIP customer", "call before delivery\nsecond line", "prefers email", "\"quoted\" note"}
+	rows := make([][]byte, n)
+	for i := range rows {
+		f, l := first[r.IntN(len(first))], last[r.IntN(len(last))]
+		t := []byte{'('}
+		t = sqltext.AppendLiteral(t, sqltext.KindInt, fmt.Append(nil, i+1))
+		t = append(t, ',')
+		t = sqltext.AppendLiteral(t, sqltext.KindText, fmt.Appendf(nil, "%s.%s%d@example.com", f, l, r.IntN(10000)))
+		t = append(t, ',')
+		t = sqltext.AppendLiteral(t, sqltext.KindText, []byte(f+" "+l))
+		t = append(t, ',')
+		t = sqltext.AppendLiteral(t, sqltext.KindDatetime, fmt.Appendf(nil, "2026-%02d-%02d %02d:%02d:%02d", 1+r.IntN(12), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60)))
+		t = append(t, ',')
+		t = sqltext.AppendLiteral(t, sqltext.KindDecimal, fmt.Appendf(nil, "%d.%02d", r.IntN(100000), r.IntN(100)))
+		t = append(t, ',')
+		var note []byte
+		if r.IntN(3) > 0 {
+			note = []byte(notes[r.IntN(len(notes))])
+		}
+		t = sqltext.AppendLiteral(t, sqltext.KindText, note)
+		t = append(t, ',')
+		t = sqltext.AppendLiteral(t, sqltext.KindEnum, []byte([]string{"active", "inactive", "banned"}[r.IntN(3)]))
+		rows[i] = append(t, ')')
+	}
+	return rows
+}
+
+var benchColumns = []string{"id", "email", "name", "created_at", "amount", "note", "status"}
+
+// countWriter counts the bytes written to it.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// benchPool is larger than zstd's 8 MiB window, so cycling through it does
+// not flatter the compression.
+const benchPool = 120000
+
+// BenchmarkWriter measures whole streams (a new writer, n rows, Close) at
+// three table sizes. Memory is bounded by the zstd window and the statement
+// buffer, not by the table: B/op is the same at 100k and 1M rows.
+func BenchmarkWriter(b *testing.B) {
+	rows := benchRows(benchPool)
+	for _, n := range []int{1000, 100000, 1000000} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			var in int64
+			for i := range n {
+				in += int64(len(rows[i%len(rows)])) + 1
+			}
+			b.SetBytes(in)
+			b.ReportAllocs()
+			var out countWriter
+			for b.Loop() {
+				w, err := dumpfmt.NewWriter(&out, testHeader(), dumpfmt.Options{Columns: benchColumns})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range n {
+					if err := w.WriteRow(rows[i%len(rows)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(out.n)/float64(b.N)/float64(n), "zbytes/row")
+		})
+	}
+}
+
+// BenchmarkWriterLevel compares zstd levels on the same rows (steady state,
+// one op per row): throughput against compressed size.
+func BenchmarkWriterLevel(b *testing.B) {
+	rows := benchRows(benchPool)
+	for _, level := range []int{1, 3, 6, 9} {
+		b.Run(fmt.Sprintf("level=%d", level), func(b *testing.B) {
+			var out countWriter
+			w, err := dumpfmt.NewWriter(&out, testHeader(), dumpfmt.Options{Columns: benchColumns, Level: level})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var in int64
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				row := rows[i%len(rows)]
+				in += int64(len(row)) + 1
+				if err := w.WriteRow(row); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(in / int64(b.N))
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(in)/float64(out.n), "ratio")
+		})
+	}
+}
+
+// BenchmarkReader measures Verify: decompression, line splitting and literal
+// scanning.
+func BenchmarkReader(b *testing.B) {
+	rows := benchRows(benchPool)
+	var buf bytes.Buffer
+	w, err := dumpfmt.NewWriter(&buf, testHeader(), dumpfmt.Options{Columns: benchColumns})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var in int64
+	for i := range 100000 {
+		in += int64(len(rows[i%len(rows)])) + 1
+		if err := w.WriteRow(rows[i%len(rows)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	z := buf.Bytes()
+	b.SetBytes(in)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, n, err := dumpfmt.Verify(bytes.NewReader(z)); err != nil || n != 100000 {
+			b.Fatal(n, err)
+		}
+	}
+	b.ReportMetric(100000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
