@@ -149,4 +149,3 @@ func BenchmarkReader(b *testing.B) {
 	}
 	b.ReportMetric(100000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
-
