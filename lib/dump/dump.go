@@ -307,6 +307,12 @@ func prepare(ctx context.Context, src Source, o Options) (*query, error) {
 	if err != nil {
 		return nil, &tagged{err: err, kind: ErrUnknownTable}
 	}
+	// This table's rules first: Compile reports every problem of each
+	// rule; CheckConfig then catches rules naming other missing tables.
+	plan, err := sanitize.Compile(cfg, t)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.CheckConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -321,10 +327,6 @@ func prepare(ctx context.Context, src Source, o Options) (*query, error) {
 		}
 		warnf(o.Log, "table %q: %d columns look sensitive and have no sanitize rule, so they are dumped unchanged: %s; add rules to [sanitize.%s] (the suggested type in parentheses) or mark them reviewed with { type = \"keep\" }",
 			t.Name, len(findings), strings.Join(cols, ", "), t.Name)
-	}
-	plan, err := sanitize.Compile(cfg, t)
-	if err != nil {
-		return nil, err
 	}
 	if len(plan.Columns) == 0 {
 		return nil, fmt.Errorf("dump %q: the table has no stored columns", o.Table)
