@@ -37,6 +37,7 @@ type Error struct {
 	Cause  error  // the underlying error (from the decompressor), or nil
 }
 
+// Error returns "line N: class: detail: cause", leaving out what is unknown.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Line > 0 {
@@ -73,6 +74,7 @@ const (
 	Restore                  // RestoreLine
 )
 
+// String returns the kind's lowercase name, e.g. "insert".
 func (k Kind) String() string {
 	switch k {
 	case Settings:
@@ -155,12 +157,15 @@ func NewReaderOptions(r io.Reader, o ReaderOptions) (*Reader, error) {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLineBytes
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
+	src := &recordReader{r: r}
+	br := bufio.NewReaderSize(src, 64<<10)
 	magic, err := br.Peek(len(zstdMagic))
 	if !bytes.Equal(magic, zstdMagic) {
 		switch {
 		case err != nil && err != io.EOF:
 			return nil, &Error{Err: ErrIncomplete, Detail: "reading the stream", Cause: err}
+		case len(magic) == 0:
+			return nil, &Error{Err: ErrIncomplete, Detail: "the stream is empty"}
 		case len(magic) < len(zstdMagic) && bytes.HasPrefix(zstdMagic, magic):
 			return nil, &Error{Err: ErrIncomplete, Detail: fmt.Sprintf("the stream is only %d bytes long", len(magic))}
 		}
@@ -173,7 +178,7 @@ func NewReaderOptions(r io.Reader, o ReaderOptions) (*Reader, error) {
 		return nil, fmt.Errorf("zstd: %w", err)
 	}
 	rd := &Reader{dec: dec}
-	rd.lines = lineReader{r: dec, max: maxHeaderBytes}
+	rd.lines = lineReader{r: dec, src: src, max: maxHeaderBytes}
 	line, err := rd.lines.next()
 	if err != nil {
 		rd.Close()
@@ -206,8 +211,6 @@ func looksLikeHeader(b []byte) bool {
 
 func notZstdDetail(b []byte) string {
 	switch {
-	case len(b) == 0:
-		return "the stream is empty"
 	case bytes.HasPrefix([]byte(headerPrefix), b) || bytes.HasPrefix(b, []byte("--")) || bytes.HasPrefix(b, []byte("SET")) || bytes.HasPrefix(b, []byte("INSE")):
 		return "it looks like uncompressed SQL text; backfill dumps are zstd-compressed (zstd -dc shows the text)"
 	}
@@ -220,11 +223,17 @@ func (r *Reader) Header() Header { return r.h }
 // Rows returns the number of rows in the INSERT statements read so far.
 func (r *Reader) Rows() int64 { return r.rows }
 
+// errReaderClosed is returned by Next after Close.
+var errReaderClosed = errors.New("dump reader is closed")
+
 // Close releases the decompressor. It does not close the underlying reader.
 func (r *Reader) Close() error {
 	if r.dec != nil {
 		r.dec.Close()
 		r.dec = nil
+		if r.err == nil {
+			r.err = errReaderClosed
+		}
 	}
 	return nil
 }
@@ -492,6 +501,7 @@ func Verify(r io.Reader) (Header, int64, error) {
 // to the longest line (up to max) instead of bufio.Scanner's fixed 64 KiB.
 type lineReader struct {
 	r          io.Reader
+	src        *recordReader // the compressed input, to tell I/O errors from corrupt data
 	max        int
 	buf        []byte
 	start, end int   // unread bytes are buf[start:end]
@@ -538,7 +548,7 @@ func (l *lineReader) next() ([]byte, error) {
 				}
 				return partial, &Error{Err: ErrIncomplete, Detail: fmt.Sprintf("the stream ends in the middle of line %d", l.n+1)}
 			}
-			return partial, decodeError(l.err, l.n)
+			return partial, l.decodeError()
 		}
 		l.fill()
 	}
@@ -582,16 +592,36 @@ func (l *lineReader) atEOF() error {
 	if l.err == io.EOF {
 		return nil
 	}
-	if errors.Is(l.err, zstd.ErrMagicMismatch) {
+	if l.src.err == nil && errors.Is(l.err, zstd.ErrMagicMismatch) {
 		return &Error{Err: ErrTrailing, Detail: "bytes that are not zstd follow the stream", Cause: l.err}
 	}
-	return decodeError(l.err, l.n)
+	return l.decodeError()
 }
 
-// decodeError classifies an error of the decompressor.
-func decodeError(err error, lines int64) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return &Error{Err: ErrIncomplete, Detail: fmt.Sprintf("the compressed data ends in the middle of a block, after line %d", lines), Cause: err}
+// decodeError classifies the error that stopped the decompressor: the
+// input could not be read to its end (a cut transfer), it ended early, or it
+// is not valid zstd data.
+func (l *lineReader) decodeError() error {
+	switch {
+	case l.src != nil && l.src.err != nil:
+		return &Error{Err: ErrIncomplete, Detail: fmt.Sprintf("reading the stream failed after line %d", l.n), Cause: l.src.err}
+	case errors.Is(l.err, io.ErrUnexpectedEOF):
+		return &Error{Err: ErrIncomplete, Detail: fmt.Sprintf("the compressed data ends in the middle of a block, after line %d", l.n), Cause: l.err}
 	}
-	return &Error{Err: ErrCorrupt, Detail: fmt.Sprintf("after line %d", lines), Cause: err}
+	return &Error{Err: ErrCorrupt, Detail: fmt.Sprintf("after line %d", l.n), Cause: l.err}
+}
+
+// recordReader remembers the first error other than io.EOF of the reader it
+// wraps.
+type recordReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *recordReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }

@@ -304,6 +304,47 @@ func TestReader_CorruptData(t *testing.T) {
 	}
 }
 
+// failReader returns err once its data is used up.
+type failReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+func TestReader_ReadError(t *testing.T) {
+	z := sampleStream(t)
+	reset := errors.New("connection reset by peer")
+	for _, cut := range []int{0, 2, 10, len(z) / 2, len(z) - 1, len(z)} {
+		_, _, err := readAll(&failReader{data: z[:cut], err: reset})
+		if !errors.Is(err, dumpfmt.ErrIncomplete) || !errors.Is(err, reset) {
+			t.Errorf("read error after %d of %d bytes: %v, want ErrIncomplete wrapping the read error", cut, len(z), err)
+		}
+	}
+}
+
+func TestReader_NextAfterClose(t *testing.T) {
+	rd, err := dumpfmt.NewReader(bytes.NewReader(sampleStream(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd.Next(); err != nil {
+		t.Fatal(err)
+	}
+	rd.Close()
+	rd.Close()
+	if st, err := rd.Next(); err == nil || err == io.EOF {
+		t.Errorf("Next after Close = %v, %v; want an error", st, err)
+	}
+}
+
 func TestReader_LineTooLong(t *testing.T) {
 	z := writeStream(t, testHeader(), dumpfmt.Options{}, tuple("1", bytes.Repeat([]byte("x"), 5000)))
 	rd, err := dumpfmt.NewReaderOptions(bytes.NewReader(z), dumpfmt.ReaderOptions{MaxLineBytes: 4096})

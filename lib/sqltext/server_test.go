@@ -741,3 +741,78 @@ func TestRoundTrip_ServerRandom(t *testing.T) {
 	roundTrip(t, db, readMode{binary: true}, append(append([]string{}, hostileSession...), streamSettings...))
 	roundTrip(t, db, readMode{castFloat: true}, streamSettings)
 }
+
+// The literal forms the encoder chose, and the alternatives it did not: for
+// BIT, b'..', X'..' and an integer all store the same value; for empty
+// binary values the empty hex literal and the empty string do. The encoder
+// writes b'..' (self-describing) and X'..' (the one binary form); this test
+// pins that the choice is about readability, not correctness.
+func TestLiteralForms_Server(t *testing.T) {
+	db := testdb.New(t)
+	db.Exec(t, "CREATE TABLE f (id INT PRIMARY KEY, b1 BIT(1), b7 BIT(7), b64 BIT(64), vb VARBINARY(10), bl BLOB)")
+	ctx := t.Context()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, s := range streamSettings {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc := func(k sqltext.Kind, v []byte) string { return string(sqltext.AppendLiteral(nil, k, v)) }
+	rows := []string{
+		"(1, " + enc(sqltext.KindBit, []byte{1}) + ", " + enc(sqltext.KindBit, []byte{0x55}) + ", " +
+			enc(sqltext.KindBit, bytesOf(0xff, 8)) + ", " + enc(sqltext.KindBinary, []byte{}) + ", " + enc(sqltext.KindBinary, []byte{}) + ")",
+		"(2, X'01', X'55', X'FFFFFFFFFFFFFFFF', '', '')",
+		"(3, 1, 85, 18446744073709551615, X'', X'')",
+	}
+	for _, r := range rows {
+		if _, err := conn.ExecContext(ctx, "INSERT INTO f VALUES "+r); err != nil {
+			t.Fatalf("INSERT %s: %v", r, err)
+		}
+	}
+	var distinct int
+	err = db.QueryRowContext(ctx, "SELECT COUNT(DISTINCT HEX(b1), HEX(b7), HEX(b64), HEX(vb), HEX(bl), vb IS NULL, bl IS NULL) FROM f").Scan(&distinct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if distinct != 1 {
+		t.Errorf("the three spellings stored %d different rows, want 1", distinct)
+	}
+}
+
+// ENUM's error value (index 0, the empty string a non-strict session stores
+// for an unknown member) cannot be loaded under the strict SQLMode: the load
+// fails loudly, naming the column, instead of storing something else (a
+// documented limitation).
+func TestEnumErrorValue_Server(t *testing.T) {
+	db := testdb.New(t)
+	db.Exec(t, "CREATE TABLE e (id INT PRIMARY KEY, en ENUM('a','b'))", "CREATE TABLE e2 LIKE e")
+	ctx := t.Context()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET sql_mode=''"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "INSERT INTO e VALUES (1, 'no such member')"); err != nil {
+		t.Fatal(err)
+	}
+	var v []byte
+	if err := db.QueryRowContext(ctx, "SELECT en FROM e").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range streamSettings {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = conn.ExecContext(ctx, "INSERT INTO e2 VALUES (1, "+string(sqltext.AppendLiteral(nil, sqltext.KindEnum, v))+")")
+	if err == nil || !strings.Contains(err.Error(), "en") {
+		t.Errorf("loading ENUM's error value = %v, want an error naming column en", err)
+	}
+}
