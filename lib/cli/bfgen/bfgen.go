@@ -28,9 +28,8 @@ activity_log, a self-referencing tree, a circular foreign key pair, a table
 without a primary key, odd types and identifiers, a view and a trigger) in
 the database the DSN names, and fills it inside the server with
 INSERT ... SELECT. The same scale and seed give the same rows on the same
-server version.
-Scale 1 is about 1.3 million rows. The tables are described in the
-documentation of package lib/fixture.
+server version. Scale 1 is about 1.3 million rows. The tables are described
+in the documentation of package lib/fixture.
 
 With --touch N, bf-gen instead changes N rows of users and of orders and
 adds a few new rows to each, stamped with the server's current time: the
