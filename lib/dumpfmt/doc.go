@@ -65,12 +65,12 @@
 // The three lines after the header save the loading session's settings in
 // user variables (@bf_*), switch the connection to utf8mb4, and set:
 //
-//	time_zone='+00:00'       TIMESTAMP values are written in UTC
+//	time_zone='+00:00'        TIMESTAMP values are written in UTC
 //	sql_mode=sqltext.SQLMode  no NO_BACKSLASH_ESCAPES or ANSI_QUOTES, strict, zero dates
 //	                          allowed, NO_AUTO_VALUE_ON_ZERO (see sqltext.SQLMode)
-//	foreign_key_checks=0     tables load in any order, and cycles load at all
-//	unique_checks=0          faster loads; the rows come from a table with the same keys
-//	autocommit=0             every INSERT joins one transaction that only COMMIT ends
+//	foreign_key_checks=0      tables load in any order, and cycles load at all
+//	unique_checks=0           faster loads; the rows come from a table with the same keys
+//	autocommit=0              every INSERT joins one transaction that only COMMIT ends
 //
 // The restore line after COMMIT gives the session its own values back, so a
 // stream means the same whatever the loading session's defaults are, and
