@@ -44,9 +44,10 @@
 //     with 32-bit precision) or project them as CAST(c AS DOUBLE). Given such
 //     text, the encoder writes the digits as received when the server, which
 //     parses a literal as a double and then rounds it to float, ends up with the
-//     same float32; otherwise (a double-rounding corner case, or text above the
-//     FLOAT range that rounds down to the largest float) it writes the exact
-//     decimal value of the float32, which the server stores exactly.
+//     same float32; otherwise (3.4028235e+38, the driver's spelling of the
+//     largest float, is above the server's FLOAT range; double rounding could
+//     in principle differ too) it writes the exact decimal value of the
+//     float32, 3.4028234663852886e+38, which the server stores exactly.
 //   - Negative zero in FLOAT and DOUBLE is written -0e0, because the integer
 //     literal -0 is plain zero. MariaDB stores it as zero anyway.
 //   - CHAR columns: the server strips trailing spaces when reading a CHAR value
