@@ -15,9 +15,17 @@ type cte struct {
 	seq       int // creation order: dependencies are always created first
 	name      string
 	cols      []string
-	body      string
+	branches  []string // SELECTs joined by UNION
 	recursive bool
 	deps      []*cte
+}
+
+// body renders the CTE's query; pretty puts each UNION branch on a line.
+func (c *cte) body(pretty bool) string {
+	if pretty {
+		return strings.Join(c.branches, "\n        UNION ")
+	}
+	return strings.Join(c.branches, " UNION ")
 }
 
 // scope renders subqueries. At the top of a predicate (top) each subquery
@@ -64,7 +72,7 @@ func (sc *scope) sub(sel string, deps ...*cte) string {
 		b.WriteString(" (")
 		b.WriteString(strings.Join(c.cols, ", "))
 		b.WriteString(") AS (")
-		b.WriteString(c.body)
+		b.WriteString(c.body(sc.pretty))
 		b.WriteString(")")
 	}
 	if sc.pretty {
@@ -210,6 +218,9 @@ func (r *Resolver) phi(n *node, sc *scope, q string) string {
 		b.WriteString(")")
 		parts = append(parts, b.String())
 	}
+	if sc.top && sc.pretty {
+		return strings.Join(parts, "\nAND ")
+	}
 	return strings.Join(parts, " AND ")
 }
 
@@ -252,7 +263,7 @@ func (r *Resolver) keptCTE(n *node) *cte {
 		exprs[i] = col("x.", c)
 	}
 	body := "SELECT " + strings.Join(exprs, ", ") + " FROM " + sqltext.QuoteIdent(n.t.Name) + " x WHERE " + r.phi(n, sc, "x.")
-	c := r.register(&cte{name: r.cteName("k", n.idx), cols: cols, body: body, deps: sc.deps})
+	c := r.register(&cte{name: r.cteName("k", n.idx), cols: cols, branches: []string{body}, deps: sc.deps})
 	r.kCTE[n] = c
 	return c
 }
@@ -342,7 +353,7 @@ func (r *Resolver) up(c *comp) *cte {
 	u := r.register(&cte{
 		name:      name,
 		cols:      cteCols(c.uWidth),
-		body:      strings.Join(append(anchors, recursive...), " UNION "),
+		branches:  append(anchors, recursive...),
 		recursive: len(recursive) > 0,
 		deps:      deps,
 	})
@@ -495,7 +506,7 @@ func (r *Resolver) down(c *comp) *cte {
 	d := r.register(&cte{
 		name:      name,
 		cols:      cteCols(c.dWidth),
-		body:      strings.Join(append(anchors, recursive...), " UNION "),
+		branches:  append(anchors, recursive...),
 		recursive: len(recursive) > 0,
 		deps:      deps,
 	})
