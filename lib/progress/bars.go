@@ -95,12 +95,22 @@ func (b *Bars) Plan(tables []Table) {
 	}
 	// mpb calls the decorators (which take b.mu) from its own goroutines:
 	// never call into mpb while holding b.mu.
-	bar := p.New(max(est, 1), mpb.BarStyle(),
+	// Created with total 0, a bar never completes on its own (mpb compares
+	// with the creation total); SetTotal(n, false) only moves the display.
+	// Estimates are estimates: the bars end when the downloads do.
+	bar := p.New(0, mpb.BarStyle(),
 		mpb.BarPriority(math.MaxInt32),
 		mpb.BarWidth(20),
-		mpb.PrependDecorators(decor.Name("total", decor.WC{W: w + 1, C: decor.DindentRight})),
-		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return b.totalStats() })),
+		mpb.BarFillerClearOnAbort(),
+		mpb.PrependDecorators(decor.OnAbort(decor.Name("total", decor.WC{W: w + 1, C: decor.DindentRight}), "")),
+		mpb.AppendDecorators(decor.Any(func(s decor.Statistics) string {
+			if s.Aborted {
+				return ""
+			}
+			return b.totalStats()
+		})),
 	)
+	bar.SetTotal(max(est, 1), false)
 	b.mu.Lock()
 	b.total = bar
 	b.mu.Unlock()
@@ -117,7 +127,7 @@ func (b *Bars) totalStats() string {
 		bytes += by
 	}
 	elapsed := b.now().Sub(b.start)
-	return fmt.Sprintf(" %d/%d rows  %s  %s  ETA %s", rows, b.totalEst, Bytes(bytes), Rate(bytes, elapsed), eta(elapsed, rows, b.totalEst))
+	return fmt.Sprintf(" %d/%d rows  %s  %s  ETA %s", rows, max(b.totalEst, rows), Bytes(bytes), Rate(bytes, elapsed), eta(elapsed, rows, b.totalEst))
 }
 
 // updateTotal moves the total bar. The caller must not hold b.mu: mpb
@@ -133,8 +143,7 @@ func (b *Bars) updateTotal() {
 	if bar == nil {
 		return
 	}
-	// Never let the bar complete on its own: estimates are estimates.
-	bar.SetTotal(max(est, rows+1), false)
+	bar.SetTotal(max(est, rows), false)
 	bar.SetCurrent(rows)
 }
 
@@ -153,11 +162,20 @@ func (b *Bars) Begin(name string) Tracker {
 	if len(label) > 24 {
 		label = label[:23] + "…"
 	}
-	t.bar = p.New(max(t.est, 0), mpb.BarStyle(),
+	// A removed bar draws an empty line, which mpb leaves out, so that a
+	// finished table is only its line.
+	t.bar = p.New(0, mpb.BarStyle(),
 		mpb.BarWidth(20),
-		mpb.PrependDecorators(decor.Name(label, decor.WC{W: max(w, len(label)) + 1, C: decor.DindentRight})),
-		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return t.stats() })),
+		mpb.BarFillerClearOnAbort(),
+		mpb.PrependDecorators(decor.OnAbort(decor.Name(label, decor.WC{W: max(w, len(label)) + 1, C: decor.DindentRight}), "")),
+		mpb.AppendDecorators(decor.Any(func(s decor.Statistics) string {
+			if s.Aborted {
+				return ""
+			}
+			return t.stats()
+		})),
 	)
+	t.bar.SetTotal(max(t.est, 1), false)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -205,7 +223,8 @@ func (b *Bars) line(s string) {
 }
 
 // Close removes every bar (the caller prints the summary line) and waits
-// for the last redraw.
+// for the last redraw, which also prints the lines written since the one
+// before: mpb holds them until its next refresh.
 func (b *Bars) Close() {
 	b.mu.Lock()
 	if b.closed || b.p == nil {
@@ -227,6 +246,7 @@ func (b *Bars) Close() {
 	for _, bar := range bars {
 		bar.Abort(true)
 	}
+	time.Sleep(RefreshRate * 3 / 2)
 	p.Wait()
 }
 
@@ -254,7 +274,7 @@ func (t *barTracker) stats() string {
 	elapsed := t.b.now().Sub(t.start)
 	est := "?"
 	if t.est > 0 {
-		est = fmt.Sprint(t.est)
+		est = fmt.Sprint(max(t.est, rows)) // estimates are estimates
 	}
 	return fmt.Sprintf(" %d/%s rows  %s  %s  ETA %s", rows, est, Bytes(bytes), Rate(bytes, elapsed), eta(elapsed, rows, t.est))
 }
@@ -264,9 +284,7 @@ func (t *barTracker) Update(bytes, rows int64) {
 	t.rows, t.bytes = rows, bytes
 	t.mu.Unlock()
 	if t.bar != nil {
-		if t.est > 0 {
-			t.bar.SetTotal(max(t.est, rows+1), false)
-		}
+		t.bar.SetTotal(max(t.est, rows, 1), false)
 		t.bar.SetCurrent(rows)
 	}
 	t.b.updateTotal()

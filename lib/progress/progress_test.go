@@ -210,3 +210,23 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestBars_LastLine: a table finishing just before Close still gets its
+// line, and the bars are gone from the last frame.
+func TestBars_LastLine(t *testing.T) {
+	var buf syncBuffer
+	b := progress.NewBars(&buf, "bf-fetch", 80)
+	b.Plan([]progress.Table{{"users", 3}})
+	tr := b.Begin("users")
+	tr.Update(100, 3)
+	tr.Done(100, 3)
+	b.Close()
+	b.Printf("done")
+	out := buf.String()
+	if !strings.Contains(out, "bf-fetch: users: 3 rows, 100 B in ") {
+		t.Errorf("no line for users in %q", out)
+	}
+	if !strings.HasSuffix(out, "bf-fetch: done\n") {
+		t.Errorf("output does not end with the summary: %q", out)
+	}
+}
