@@ -67,9 +67,11 @@ func TestWhere_Fixture(t *testing.T) {
 	if testing.Short() {
 		scale = fixture.MinScale
 	}
-	if _, err := fixture.Generate(t.Context(), db.DB, fixture.Options{Scale: scale, Seed: 4}); err != nil {
+	st, err := fixture.Generate(t.Context(), db.DB, fixture.Options{Scale: scale, Seed: 4})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("generated %d rows in %v", st.Total(), st.Elapsed.Round(time.Millisecond))
 	for _, tt := range fixtureConfigs {
 		t.Run(tt.name, func(t *testing.T) {
 			res := run(t, db, tt.cfg)

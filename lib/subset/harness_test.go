@@ -82,6 +82,11 @@ func run(t *testing.T, src *testdb.DB, cfgText string) *result {
 	dst := testdb.New(t)
 	q := sqltext.QuoteIdent
 	for _, tb := range s.Tables {
+		if !r.Restricted(tb.Name) {
+			// Where is "": the copy would be the table itself.
+			src.Exec(t, "CREATE VIEW "+q(dst.Name)+"."+q(tb.Name)+" AS SELECT * FROM "+q(src.Name)+"."+q(tb.Name))
+			continue
+		}
 		// LIKE copies no foreign keys: tables load in any order, and the
 		// orphan check below is ours, not the server's.
 		src.Exec(t, "CREATE TABLE "+q(dst.Name)+"."+q(tb.Name)+" LIKE "+q(tb.Name))
@@ -105,21 +110,11 @@ func run(t *testing.T, src *testdb.DB, cfgText string) *result {
 			t.Fatalf("copy %s: %v\npredicate: %s", tb.Name, err, w)
 		}
 	}
-	// Tables that keep every row are compared by count; the model reads
-	// them from the source.
 	res := &result{r: r, s: s, src: sourceData(t, src, s), got: loadData(t, dst.DB, s, r.Restricted)}
 	for _, tb := range s.Tables {
-		if r.Restricted(tb.Name) {
-			continue
+		if !r.Restricted(tb.Name) {
+			res.got[tb.Name] = res.src[tb.Name]
 		}
-		var n int
-		if err := dst.DB.QueryRow("SELECT COUNT(*) FROM " + q(tb.Name)).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != len(res.src[tb.Name].rows) {
-			t.Errorf("unrestricted table %s: %d rows copied, want all %d", tb.Name, n, len(res.src[tb.Name].rows))
-		}
-		res.got[tb.Name] = res.src[tb.Name]
 	}
 	res.want = oracle(t, src.DB, s, cfg, res.src)
 

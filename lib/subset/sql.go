@@ -415,10 +415,10 @@ func keep(n *node, q string) string {
 	return col(q, n.limit.OrderBy) + " >= UTC_DATE() - INTERVAL " + strconv.Itoa(n.limit.KeepDays) + " DAY"
 }
 
-// intrinsic renders the intrinsic-row predicate of limited table n over its
-// own columns. For a table with a row key it is a membership test on the
-// first max_rows keys; without one, rows are cut at the order_by value of
-// the max_rows-th row, and every row tied with it is kept.
+// intrinsic renders the intrinsic-row predicate of a limited table without
+// a row key, over its own columns: rows are cut at the order_by value of
+// the max_rows-th row, and every row tied with it is kept. (A table with a
+// row key takes its first max_rows keys in the up CTE instead.)
 func (r *Resolver) intrinsic(n *node, q string) string {
 	l := n.limit
 	table := sqltext.QuoteIdent(n.t.Name)
@@ -427,22 +427,6 @@ func (r *Resolver) intrinsic(n *node, q string) string {
 		parts = append(parts, keep(n, q))
 	}
 	if l.MaxRows > 0 {
-		if n.key != nil {
-			inner := make([]string, len(n.key))
-			for i, k := range n.key {
-				inner[i] = col("y.", k) + " AS k" + strconv.Itoa(i)
-			}
-			outer := make([]string, len(n.key))
-			for i := range n.key {
-				outer[i] = "z.k" + strconv.Itoa(i)
-			}
-			sel := "SELECT " + strings.Join(inner, ", ") + " FROM " + table + " y"
-			if l.KeepDays > 0 {
-				sel += " WHERE " + keep(n, "y.")
-			}
-			sel += " ORDER BY " + orderBy(n, "y.") + " LIMIT " + itoa(l.MaxRows)
-			return tuple(q, n.key) + " IN (SELECT " + strings.Join(outer, ", ") + " FROM (" + sel + ") z)"
-		}
 		ob := l.OrderBy
 		cmp, dir := " >= ALL ", " DESC"
 		if l.Dir() == "asc" {

@@ -251,6 +251,8 @@ func TestWhere_NoPrimaryKey(t *testing.T) {
 		"[limits.sessions]\nmax_rows = 3\norder_by = \"created_at\"",
 		"[limits.sessions]\nmax_rows = 3",
 		"[limits.users]\nmax_rows = 3\n[limits.page_views]\nmax_rows = 4\norder_by = \"viewed_at\"",
+		"[limits.page_views]\nkeep_days = 36500\norder_by = \"viewed_at\"",
+		"[limits.page_views]\nkeep_days = 36500\nmax_rows = 7\norder_by = \"viewed_at\"",
 	} {
 		t.Run(strings.ReplaceAll(cfg, "\n", " "), func(t *testing.T) { run(t, db, cfg) })
 	}
@@ -263,7 +265,7 @@ func TestWhere_Original(t *testing.T) {
 	// users 1..10: user n was created 40-3n days ago (10: 10 days, 1: 37).
 	// posts 1..8: post n by user n (7 by user 10, 8 by user 9), n days old.
 	db.Exec(t,
-		"CREATE TABLE users (id INT PRIMARY KEY, created_at DATETIME NOT NULL)",
+		"CREATE TABLE users (id INT PRIMARY KEY, created_at TIMESTAMP NOT NULL)",
 		"CREATE TABLE posts (id INT PRIMARY KEY, user_id INT NOT NULL, created_at DATETIME NOT NULL, FOREIGN KEY (user_id) REFERENCES users (id))",
 		"INSERT INTO users SELECT n, UTC_DATE() - INTERVAL (40 - 3 * n) DAY + INTERVAL 1 HOUR FROM "+seq(10),
 		"INSERT INTO posts SELECT n, CASE n WHEN 7 THEN 10 WHEN 8 THEN 9 ELSE n END, UTC_DATE() - INTERVAL n DAY + INTERVAL 1 HOUR FROM "+seq(8),
@@ -285,6 +287,8 @@ func TestWhere_Original(t *testing.T) {
 			[]string{"1", "2", "9", "10"}, []string{"1", "2"}},
 		{"direction asc", "[limits.users]\nmax_rows = 2\norder_by = \"created_at\"\ndirection = \"asc\"",
 			[]string{"1", "2"}, []string{"1", "2"}},
+		{"keep_days on a DATETIME child pulls TIMESTAMP parents", "[limits.users]\nkeep_days = 20\norder_by = \"created_at\"\n[limits.posts]\nkeep_days = 3\norder_by = \"created_at\"",
+			[]string{"1", "2", "3", "7", "8", "9", "10"}, []string{"1", "2", "3"}},
 		{"default order is the primary key, descending", "[limits.posts]\nmax_rows = 3",
 			[]string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}, []string{"6", "7", "8"}},
 	}
