@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-short test-long lint bench fuzz demo clean
+.PHONY: all build test test-short test-long lint bench fuzz demo clean bench-dump
 
 all: build
 
@@ -29,6 +29,11 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# bf-dump against mysqldump --single-transaction --quick | zstd -1 on one
+# generated table (scale 1: a million rows), with peak RSS; see the script.
+bench-dump:
+	sh scripts/bench-dump
 
 # A short bounded fuzz run of every fuzz target.
 FUZZTIME ?= 10s
