@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-short test-long lint bench fuzz demo clean bench-dump
+.PHONY: all build test test-short test-long lint bench fuzz demo clean bench-dump bench-fetch
 
 all: build
 
@@ -34,6 +34,11 @@ bench:
 # generated table (scale 1: a million rows), with peak RSS; see the script.
 bench-dump:
 	sh scripts/bench-dump
+
+# bf-fetch all -j 4 against curl of the same dumps one after another, over
+# loopback from a bf-serve of a generated database (scale 1); see the script.
+bench-fetch:
+	sh scripts/bench-fetch
 
 # A short bounded fuzz run of every fuzz target.
 FUZZTIME ?= 10s
