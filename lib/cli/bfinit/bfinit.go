@@ -190,7 +190,7 @@ func Run(ctx context.Context, env cli.Env) error {
 	}
 	r := &run{env: env, o: o, log: cli.NewLogger(prog, env)}
 	if cli.IsTerminal(env.Stdin) {
-		r.p = newPrompter(prog, env.Stdin, env.Stderr)
+		r.p = newPrompter(ctx, prog, env.Stdin, env.Stderr)
 	}
 	if err := r.load(); err != nil {
 		return err

@@ -2,6 +2,7 @@ package bfinit
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,38 +10,62 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/backfill/backfill/lib/cli"
 )
 
 // errNoAnswer is returned when standard input ends before a question was
-// answered.
-var errNoAnswer = errors.New("no answer: standard input ended")
+// answered: like a missing flag, a usage error.
+var errNoAnswer = &cli.UsageError{Msg: "no answer: standard input ended before every question was answered"}
 
 // prompter asks questions on standard error and reads the answers from
-// standard input, one line each.
+// standard input, one line each. A read gives up when ctx is done (the
+// first Ctrl-C), so an interrupted session ends at once and restores the
+// terminal.
 type prompter struct {
+	ctx  context.Context
 	prog string
 	in   *bufio.Reader
 	out  io.Writer
 	fd   int // standard input's descriptor when it is a terminal, else -1
 }
 
-func newPrompter(prog string, stdin io.Reader, stderr io.Writer) *prompter {
-	p := &prompter{prog: prog, in: bufio.NewReader(stdin), out: stderr, fd: -1}
+func newPrompter(ctx context.Context, prog string, stdin io.Reader, stderr io.Writer) *prompter {
+	p := &prompter{ctx: ctx, prog: prog, in: bufio.NewReader(stdin), out: stderr, fd: -1}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.fd = int(f.Fd())
 	}
 	return p
 }
 
+// line reads one answer. On a terminal in canonical mode every read returns
+// at most one line, so the buffered reader never swallows the next answer;
+// Ctrl-D on an empty line is the end of input.
 func (p *prompter) line() (string, error) {
-	s, err := p.in.ReadString('\n')
-	if err != nil && (s == "" || !errors.Is(err, io.EOF)) {
-		if errors.Is(err, io.EOF) {
+	type result struct {
+		s   string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := p.in.ReadString('\n')
+		ch <- result{s, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-p.ctx.Done():
+		fmt.Fprintln(p.out)
+		return "", context.Cause(p.ctx)
+	}
+	if r.err != nil && (r.s == "" || !errors.Is(r.err, io.EOF)) {
+		fmt.Fprintln(p.out)
+		if errors.Is(r.err, io.EOF) {
 			return "", errNoAnswer
 		}
-		return "", err
+		return "", r.err
 	}
-	return strings.TrimSpace(strings.TrimSuffix(s, "\x04")), nil
+	return strings.TrimSpace(r.s), nil
 }
 
 // ask prints "prog: question [def]: " and returns the answer, or def for an
@@ -53,7 +78,6 @@ func (p *prompter) ask(question, def string) (string, error) {
 	}
 	s, err := p.line()
 	if err != nil {
-		fmt.Fprintln(p.out)
 		return "", err
 	}
 	if s == "" {
@@ -72,7 +96,6 @@ func (p *prompter) yesNo(question string, def bool) (bool, error) {
 		fmt.Fprintf(p.out, "%s: %s [%s] ", p.prog, question, hint)
 		s, err := p.line()
 		if err != nil {
-			fmt.Fprintln(p.out)
 			return false, err
 		}
 		switch strings.ToLower(s) {
@@ -93,19 +116,10 @@ func (p *prompter) yesNo(question string, def bool) (bool, error) {
 func (p *prompter) secret(question string) (string, error) {
 	fmt.Fprintf(p.out, "%s: %s: ", p.prog, question)
 	if p.fd >= 0 && p.in.Buffered() == 0 {
-		b, err := term.ReadPassword(p.fd)
-		fmt.Fprintln(p.out)
-		if errors.Is(err, io.EOF) && len(b) == 0 {
-			return "", errNoAnswer
+		if restore, err := noEcho(p.fd); err == nil {
+			defer fmt.Fprintln(p.out) // the Enter the terminal did not echo
+			defer restore()
 		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", err
-		}
-		return strings.TrimSpace(strings.TrimSuffix(string(b), "\x04")), nil
 	}
-	s, err := p.line()
-	if err != nil {
-		fmt.Fprintln(p.out)
-	}
-	return s, err
+	return p.line()
 }
