@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-short test-long lint bench fuzz demo clean bench-dump bench-fetch
+.PHONY: all build test test-short test-long lint bench fuzz demo clean bench-dump bench-fetch bench-import
 
 all: build
 
@@ -39,6 +39,12 @@ bench-dump:
 # loopback from a bf-serve of a generated database (scale 1); see the script.
 bench-fetch:
 	sh scripts/bench-fetch
+
+# bf-import -j 2 against zstd -dc | mariadb, mysqldump | mariadb and
+# myloader -t 2 loading the same generated database (scale 1, about 1.3
+# million rows), in the same run; see the script.
+bench-import:
+	sh scripts/bench-import
 
 # A short bounded fuzz run of every fuzz target.
 FUZZTIME ?= 10s
