@@ -192,20 +192,30 @@ func (f *Fetcher) All(ctx context.Context, o Options) (*Meta, error) {
 	for range max(min(o.Parallel, len(names)), 1) {
 		wg.Go(func() {
 			for i := range jobs {
-				tm := &meta.Tables[i]
-				t, _ := m.Table(tm.Name)
-				err := f.table(ctx, o, prev, t, tm)
-				if err == nil {
-					continue
-				}
-				if ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
-					continue // stopped: another table failed, or interrupted
-				}
-				tm.Status, tm.Error = "failed", err.Error()
 				mu.Lock()
-				if firstErr == nil {
+				tm := meta.Tables[i]
+				mu.Unlock()
+				t, _ := m.Table(tm.Name)
+				err := f.table(ctx, o, prev, t, &tm)
+				stopped := err != nil && ctx.Err() != nil && errors.Is(err, context.Cause(ctx))
+				if err != nil && !stopped {
+					tm.Status, tm.Error = "failed", err.Error()
+				}
+				mu.Lock()
+				meta.Tables[i] = tm
+				if err != nil && !stopped && firstErr == nil {
 					firstErr = err
 					cancel(err)
+				}
+				// Record each finished table at once, so that a rerun after
+				// a crash of this process keeps what it completed.
+				var werr error
+				if !stopped {
+					werr = f.writeMeta(o.Dir, meta)
+				}
+				if werr != nil && firstErr == nil {
+					firstErr = werr
+					cancel(werr)
 				}
 				mu.Unlock()
 			}

@@ -340,7 +340,7 @@ func TestDump_NoRetry(t *testing.T) {
 	}{
 		{"401", http.StatusUnauthorized, `{"error":"missing or wrong token"}`, httpapi.ErrUnauthorized, "the token does not match"},
 		{"403", http.StatusForbidden, `{"error":"table \"users\" is excluded"}`, httpapi.ErrForbidden, "refuses to serve this table"},
-		{"404", http.StatusNotFound, `{"error":"unknown table"}`, httpapi.ErrNotFound, "not found"},
+		{"404", http.StatusNotFound, `{"error":"unknown table"}`, httpapi.ErrNotFound, "404 Not Found"},
 		{"html", http.StatusOK, "<!DOCTYPE html><html><body>Welcome</body></html>", httpapi.ErrNotFound, "HTML page"},
 	}
 	for _, tt := range tests {
@@ -644,6 +644,41 @@ func TestAll_Interrupted(t *testing.T) {
 	wantFiles := []string{"a.sql.zst", "b.sql.zst.part", "manifest.json", "meta.json"}
 	if diff := cmp.Diff(wantFiles, listDir(t, dir)); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
+	}
+}
+
+// TestAll_MetaPerTable: meta.json records each table as it completes, so
+// that a rerun after a crash of bf-fetch itself (SIGKILL, power loss) keeps
+// the tables finished before it.
+func TestAll_MetaPerTable(t *testing.T) {
+	fx := newFixture(t, map[string]int{"a": 10, "b": 20})
+	dir := t.TempDir()
+	seen := make(chan *fetch.Meta, 1)
+	fx.hook = func(w http.ResponseWriter, r *http.Request, route string, n int) bool {
+		if route == "dump/b" {
+			var m fetch.Meta
+			data, err := os.ReadFile(filepath.Join(dir, fetch.MetaFile))
+			if err == nil && json.Unmarshal(data, &m) == nil {
+				seen <- &m
+			}
+		}
+		return false
+	}
+	var log syncBuffer
+	if _, err := fx.fetcher(&log).All(t.Context(), fetch.Options{Dir: dir, Parallel: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var during *fetch.Meta
+	select {
+	case during = <-seen:
+	default:
+	}
+	if during == nil || during.Status != "running" {
+		t.Fatalf("meta.json while b was fetched: %+v", during)
+	}
+	want := map[string]string{"a": "complete", "b": "pending"}
+	if diff := cmp.Diff(want, statuses(during)); diff != "" {
+		t.Errorf("statuses while b was fetched (-want +got):\n%s", diff)
 	}
 }
 
