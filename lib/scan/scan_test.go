@@ -14,9 +14,12 @@ import (
 	"github.com/backfill/backfill/lib/fixture"
 	"github.com/backfill/backfill/lib/manifest"
 	"github.com/backfill/backfill/lib/mysqldb"
+	"github.com/backfill/backfill/lib/sanitize"
 	"github.com/backfill/backfill/lib/scan"
 	"github.com/backfill/backfill/lib/schema"
+	"github.com/backfill/backfill/lib/sqltext"
 	"github.com/backfill/backfill/lib/testdb"
+	"github.com/backfill/backfill/lib/tomledit"
 )
 
 // scanDB scans every table of d inside a read-only snapshot, as the tools do.
@@ -39,6 +42,63 @@ func scanDB(t *testing.T, d *testdb.DB, o scan.Options) (*schema.Schema, []scan.
 	return s, fs
 }
 
+// checkRules proves that every suggested rule is one the dump accepts: the
+// rules, written as bf-init writes them, decode with lib/config, match the
+// schema, compile with lib/sanitize, and the projection runs on the server.
+func checkRules(t *testing.T, d *testdb.DB, s *schema.Schema, fs []scan.Finding) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("[server]\nsalt = \"test-salt\"\n")
+	last := ""
+	for _, f := range fs {
+		if f.Table != last {
+			fmt.Fprintf(&b, "[sanitize.%s]\n", tomledit.QuoteKey(f.Table))
+			last = f.Table
+		}
+		fmt.Fprintf(&b, "%s = %s\n", tomledit.QuoteKey(f.Column), f.Rule())
+	}
+	cfg, err := config.Parse("suggested.toml", []byte(b.String()))
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err == nil {
+		err = s.CheckConfig(cfg)
+	}
+	if err != nil {
+		t.Fatalf("suggested rules do not load: %v\n%s", err, b.String())
+	}
+	conn, err := d.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for tn := range cfg.Sanitize {
+		st, _ := s.Table(tn)
+		plan, err := sanitize.Compile(cfg, st)
+		if err != nil {
+			t.Errorf("suggested rules for %q do not compile: %v", tn, err)
+			continue
+		}
+		if q, args := plan.SetStatement(); q != "" {
+			if _, err := conn.ExecContext(t.Context(), q, args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		q := "SELECT " + plan.SelectList() + " FROM " + sqltext.QuoteIdent(tn) + " LIMIT 50"
+		rows, err := conn.QueryContext(t.Context(), q)
+		if err != nil {
+			t.Errorf("suggested rules for %q fail on the server: %v", tn, err)
+			continue
+		}
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			t.Errorf("suggested rules for %q fail on the server: %v", tn, err)
+		}
+		rows.Close()
+	}
+}
+
 func columns(fs []scan.Finding) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {
@@ -57,7 +117,8 @@ func TestScan_Fixture(t *testing.T) {
 	if _, err := fixture.Generate(t.Context(), d.DB, fixture.Options{Scale: 0.001, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	_, fs := scanDB(t, d, scan.Options{})
+	s, fs := scanDB(t, d, scan.Options{})
+	checkRules(t, d, s, fs)
 	want := []string{
 		"activity_log.ip",
 		"customers.card_number", "customers.city", "customers.email", "customers.first_name", "customers.iban",
@@ -102,7 +163,8 @@ func TestScan_Fixture(t *testing.T) {
 func TestScan_Sakila(t *testing.T) {
 	d := testdb.New(t)
 	d.LoadSakila(t)
-	_, fs := scanDB(t, d, scan.Options{})
+	s, fs := scanDB(t, d, scan.Options{})
+	checkRules(t, d, s, fs)
 	want := []string{
 		"actor.first_name", "actor.last_name",
 		"address.address", "address.address2", "address.phone", "address.postal_code",
@@ -155,7 +217,8 @@ func TestScan_Values(t *testing.T) {
 			i, i, i, i, memo, props, i%28+1, i, i*100, i, i))
 	}
 	d.Exec(t, "INSERT INTO things VALUES "+strings.Join(rows, ","))
-	_, fs := scanDB(t, d, scan.Options{})
+	s, fs := scanDB(t, d, scan.Options{})
+	checkRules(t, d, s, fs)
 	got := map[string]string{}
 	for _, f := range fs {
 		got[f.Column] = f.Kind + " " + f.Rule() + " | " + f.Reason
@@ -217,5 +280,55 @@ func TestScan_Context(t *testing.T) {
 	cancel()
 	if _, err := scan.Scan(ctx, d.DB, s, scan.Options{}); err == nil {
 		t.Errorf("Scan with a cancelled context succeeded")
+	}
+}
+
+// TestScan_Suggestions: NOT NULL, UNIQUE, numeric, temporal, binary,
+// spatial and JSON columns get a rule that fits them, and every one of them
+// compiles and runs.
+func TestScan_Suggestions(t *testing.T) {
+	d := testdb.New(t)
+	d.Exec(t, `CREATE TABLE patients (
+		id INT UNSIGNED PRIMARY KEY,
+		ssn CHAR(11) NOT NULL UNIQUE,
+		card_number BIGINT UNSIGNED NOT NULL UNIQUE,
+		cvv SMALLINT NOT NULL,
+		date_of_birth DATE NOT NULL,
+		born_at DATETIME NOT NULL,
+		latitude DECIMAL(9,6) NOT NULL,
+		home_location POINT NOT NULL,
+		api_key VARBINARY(64) NOT NULL,
+		client_ip INT UNSIGNED NOT NULL,
+		login_ip VARCHAR(10) NOT NULL,
+		password CHAR(40) NOT NULL,
+		signature MEDIUMBLOB NOT NULL,
+		profile JSON NOT NULL,
+		name VARCHAR(100) NOT NULL)`,
+		`INSERT INTO patients VALUES (1, '078-05-1120', 4111111111111111, 123, '1980-01-02', '1980-01-02 03:04:05', 52.5, POINT(13.4, 52.5),
+			'k', 167772161, '10.0.0.1', 'x', 'sig', '{"email": "p@x.example"}', 'Pat')`)
+	s, fs := scanDB(t, d, scan.Options{})
+	checkRules(t, d, s, fs)
+	got := map[string]string{}
+	for _, f := range fs {
+		got[f.Column] = f.Rule()
+	}
+	want := map[string]string{
+		"ssn":           `{ type = "text" }`,
+		"card_number":   `{ type = "sql", expr = "` + "`id`" + `" }`,
+		"cvv":           `{ type = "fixed", value = "0" }`,
+		"date_of_birth": `{ type = "fixed", value = "1970-01-01" }`,
+		"born_at":       `{ type = "fixed", value = "1970-01-01 00:00:00" }`,
+		"latitude":      `{ type = "fixed", value = "0" }`,
+		"home_location": `{ type = "sql", expr = "POINT(0, 0)" }`,
+		"api_key":       `{ type = "text" }`,
+		"client_ip":     `{ type = "local_ip" }`,
+		"login_ip":      `{ type = "text" }`,
+		"password":      `{ type = "text" }`,
+		"signature":     `{ type = "text" }`,
+		"profile":       `{ type = "fixed", value = "{}" }`,
+		"name":          `{ type = "name" }`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("suggested rules mismatch (-want +got):\n%s", diff)
 	}
 }
