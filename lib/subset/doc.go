@@ -41,6 +41,15 @@
 // missing row. Composite foreign keys and foreign keys to a UNIQUE key rather
 // than the primary key use all their columns.
 //
+// A foreign key to an index that is not unique (InnoDB allows it) is
+// handled conservatively: every row with the referenced values is pulled in,
+// and a child goes when any of them goes.
+//
+// Consistency across the separate per-table dumps of a pull holds for the
+// same data: each dump computes the sets again in its own snapshot, so rows
+// written between two dumps can make them disagree, exactly as they would
+// without limits (a new order of a user the users dump did not see).
+//
 // Tables without a row key can be limited. With max_rows they need
 // order_by; rows are cut at the order_by value of the max_rows-th row in
 // order and every row tied with it is kept, so exact duplicates travel

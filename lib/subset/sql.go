@@ -153,7 +153,7 @@ func notNull(exprs []string) string {
 	return strings.Join(parts, " AND ")
 }
 
-// nullableOf returns the columns of names that accept NULL in table n.
+// nullable returns the columns of names that accept NULL in table n.
 func (n *node) nullable(names []string) []string {
 	var out []string
 	for _, name := range names {
