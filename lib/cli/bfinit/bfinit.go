@@ -41,9 +41,9 @@ import (
 const prog = "bf-init"
 
 const usage = `Usage:
-    bf-init server [--config FILE] [--dsn DSN] [--listen ADDR] [--unreviewed warn|refuse]
+    bf-init server [--config FILE] [--dsn DSN] [--listen ADDR] [--unreviewed warn|refuse] [--route-prefix P]
                    [--new-token | --token-file FILE | --token-env] [--scan] [--write] [--test] [--show-token]
-    bf-init client [--config FILE] [--url URL] [--dsn DSN]
+    bf-init client [--config FILE] [--url URL] [--dsn DSN] [--route-prefix P]
                    [--new-token | --token-file FILE | --token-env] [--scan] [--write] [--test] [--insecure] [--show-token]
 
 Bf-init sets up backfill.toml for one side of a pull. "server" (the production
@@ -84,6 +84,8 @@ Flags:
     --listen ADDR        server: host:port bf-serve listens on (default 127.0.0.1:8080)
     --unreviewed MODE    server: warn or refuse when a column looks sensitive and
                          has no rule (default warn)
+    --route-prefix P     set [server] route_prefix, the URL path of the routes; both
+                         sides must agree (default /api/backfill)
     --new-token          generate a new token even if one exists
     --token-file FILE    take the token from FILE (the server's, on a client)
     --token-env          take the token from $BACKFILL_TOKEN and write it to the file
@@ -155,6 +157,7 @@ type options struct {
 	side                string
 	cfgPath             string
 	dsn, url, listen    string
+	routePrefix         string
 	unreviewed          string
 	newToken, tokenEnv  bool
 	tokenFile           string
@@ -198,6 +201,14 @@ func Run(ctx context.Context, env cli.Env) error {
 	if err := r.chooseToken(); err != nil {
 		return err
 	}
+	if o.routePrefix != "" {
+		if !strings.HasPrefix(o.routePrefix, "/") {
+			return cli.Usagef("--route-prefix: %q must start with \"/\"", o.routePrefix)
+		}
+		if err := r.set([]string{"server", "route_prefix"}, tomledit.Quote(o.routePrefix), "= "+tomledit.Quote(o.routePrefix)); err != nil {
+			return err
+		}
+	}
 	if o.side == "server" {
 		err = r.server()
 	} else {
@@ -232,6 +243,7 @@ func parseFlags(env cli.Env) (options, error) {
 	fs.StringVar(&o.dsn, "dsn", "", "")
 	fs.StringVar(&o.url, "url", "", "")
 	fs.StringVar(&o.listen, "listen", "", "")
+	fs.StringVar(&o.routePrefix, "route-prefix", "", "")
 	unreviewed := &cli.Choice{Allowed: []string{"warn", "refuse"}}
 	fs.Var(unreviewed, "unreviewed", "")
 	fs.BoolVar(&o.newToken, "new-token", false, "")
