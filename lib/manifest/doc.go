@@ -35,7 +35,13 @@
 //	                         "direction"} from [limits.TABLE]
 //	  delta         bool     the table has both created_at and updated_at
 //	  delta_rows    int      only with since, only on delta tables: rows with
-//	                         created_at >= since OR updated_at >= since
+//	                         created_at >= since OR updated_at >= since (and
+//	                         kept by the table's subset, see kept_rows)
+//	  kept_rows     int      only on tables restricted by [limits] (limited,
+//	                         or referencing a limited table): the rows a dump
+//	                         writes; exact for a limited table, an upper bound
+//	                         (the INFORMATION_SCHEMA estimate) otherwise
+//	  kept_rows_exact bool   with kept_rows: whether it is exact
 //
 // # Compatibility
 //

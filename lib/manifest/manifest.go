@@ -15,6 +15,7 @@ import (
 	"github.com/backfill/backfill/lib/mysqldb"
 	"github.com/backfill/backfill/lib/schema"
 	"github.com/backfill/backfill/lib/sqltext"
+	"github.com/backfill/backfill/lib/subset"
 )
 
 // Version is the manifest format this code reads and writes.
@@ -56,6 +57,11 @@ type Table struct {
 	Limit       *Limit       `json:"limit"`
 	Delta       bool         `json:"delta"`
 	DeltaRows   *int64       `json:"delta_rows,omitempty"`
+	// KeptRows is what a dump of a table restricted by [limits] writes:
+	// exact for a limited table, an upper bound for a table filtered
+	// through a limited parent (KeptRowsExact false). Absent otherwise.
+	KeptRows      *int64 `json:"kept_rows,omitempty"`
+	KeptRowsExact *bool  `json:"kept_rows_exact,omitempty"`
 }
 
 // Limit is a table's [limits.TABLE] section. OrderBy "" means the primary key.
@@ -134,7 +140,21 @@ func Build(ctx context.Context, db *sql.DB, database string, cfg *config.Config,
 	if err := s.CheckConfig(cfg); err != nil {
 		return nil, err
 	}
+	res, err := subset.New(s, cfg)
+	if err != nil {
+		return nil, err
+	}
 	m := FromSchema(s, cfg)
+	for _, t := range m.Tables {
+		if !res.Restricted(t.Name) {
+			continue
+		}
+		n, exact, err := res.Estimate(ctx, conn, t.Name)
+		if err != nil {
+			return nil, err
+		}
+		t.KeptRows, t.KeptRowsExact = &n, &exact
+	}
 	m.GeneratedAt = now
 	m.Server = Server{Flavor: srv.Flavor, Version: srv.Version}
 	if since != "" {
@@ -145,7 +165,15 @@ func Build(ctx context.Context, db *sql.DB, database string, cfg *config.Config,
 			}
 			var n int64
 			q := "SELECT COUNT(*) FROM " + sqltext.QuoteIdent(t.Name) +
-				" WHERE `created_at` >= ? OR `updated_at` >= ?"
+				" WHERE (`created_at` >= ? OR `updated_at` >= ?)"
+			// Deltas apply the same subset as full dumps.
+			w, err := res.Where(t.Name)
+			if err != nil {
+				return nil, err
+			}
+			if w != "" {
+				q += " AND (" + w + ")"
+			}
 			ts := SQLTime(sinceT)
 			if err := conn.QueryRowContext(ctx, q, ts, ts).Scan(&n); err != nil {
 				return nil, fmt.Errorf("count delta rows of %q: %w", t.Name, mysqldb.Explain(err))
