@@ -90,8 +90,14 @@ func (r *run) rollback(err error, parent context.Context) error {
 		if t.inTx {
 			n++
 		}
-		if !t.abort() {
+		if !t.rollback() {
 			unsure = true
+		}
+	}
+	for _, t := range r.tables {
+		if t != nil {
+			t.repairAutoIncrement()
+			t.release()
 		}
 	}
 	if parent.Err() != nil && !errors.Is(err, context.Cause(parent)) {

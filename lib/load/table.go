@@ -392,12 +392,10 @@ func (t *tableLoad) commit() error {
 	return mysqldb.Explain(err)
 }
 
-// abort rolls the transaction back and repairs the AUTO_INCREMENT counter,
-// which InnoDB does not roll back, so the table is as it was. It returns
-// false when the rollback could not be confirmed (the connection broke: the
-// server rolls back on its own then).
-func (t *tableLoad) abort() bool {
-	defer t.release()
+// rollback rolls the transaction back. It returns false when the rollback
+// could not be confirmed (the connection broke: the server rolls back on
+// its own then).
+func (t *tableLoad) rollback() bool {
 	if t.conn == nil || !t.inTx {
 		return true
 	}
@@ -407,21 +405,35 @@ func (t *tableLoad) abort() bool {
 		// A KILL QUERY aimed at the last statement may hit the ROLLBACK
 		// instead: try once more.
 		if _, err := t.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.release()
 			return false
 		}
 	}
 	t.inTx = false
-	if t.autoInc.Valid {
-		var now sql.NullInt64
-		err := t.conn.QueryRowContext(ctx, "SELECT AUTO_INCREMENT FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", t.name()).Scan(&now)
-		if err == nil && now.Valid && now.Int64 != t.autoInc.Int64 {
-			q := "ALTER TABLE " + sqltext.QuoteIdent(t.name()) + " AUTO_INCREMENT = " + strconv.FormatInt(t.autoInc.Int64, 10)
-			if _, err := t.conn.ExecContext(ctx, q); err != nil {
-				t.r.o.Warnf("table %q: could not restore AUTO_INCREMENT to %d after the rollback: %v", t.name(), t.autoInc.Int64, err)
-			}
-		}
-	}
 	return true
+}
+
+// repairAutoIncrement puts back the AUTO_INCREMENT counter, which InnoDB
+// does not roll back, so that the table is as it was. It runs after every
+// transaction of the import ended: the ALTER TABLE needs metadata locks
+// that an open transaction on a table linked by a foreign key would hold.
+func (t *tableLoad) repairAutoIncrement() {
+	if t.conn == nil || t.inTx || !t.autoInc.Valid {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	var now sql.NullInt64
+	err := t.conn.QueryRowContext(ctx, "SELECT AUTO_INCREMENT FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", t.name()).Scan(&now)
+	if err != nil || !now.Valid || now.Int64 == t.autoInc.Int64 {
+		return
+	}
+	// Someone else's lock on the table must not hang the import's exit.
+	_, _ = t.conn.ExecContext(ctx, "SET SESSION lock_wait_timeout = 30")
+	q := "ALTER TABLE " + sqltext.QuoteIdent(t.name()) + " AUTO_INCREMENT = " + strconv.FormatInt(t.autoInc.Int64, 10)
+	if _, err := t.conn.ExecContext(ctx, q); err != nil {
+		t.r.o.Warnf("table %q: could not restore AUTO_INCREMENT to %d after the rollback: %v", t.name(), t.autoInc.Int64, err)
+	}
 }
 
 // release closes the connection for good: its session (foreign_key_checks
