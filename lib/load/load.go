@@ -167,14 +167,14 @@ func Import(ctx context.Context, db *sql.DB, sources []Source, o Options) (*Resu
 	// 2. The local schema: every table and column must exist.
 	var database sql.NullString
 	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
-		return nil, mysqldb.Explain(err)
+		return nil, rolledBack(mysqldb.Explain(err), 0)
 	}
 	if !database.Valid {
-		return nil, errors.New("load: the DSN names no database; add /DATABASE after the address")
+		return nil, rolledBack(errors.New("the DSN names no database; add /DATABASE after the address"), 0)
 	}
 	local, err := schema.Load(ctx, db, database.String)
 	if err != nil {
-		return nil, err
+		return nil, rolledBack(err, 0)
 	}
 	for _, j := range jobs {
 		t, err := local.Lookup(j.header.Table)
@@ -193,7 +193,7 @@ func Import(ctx context.Context, db *sql.DB, sources []Source, o Options) (*Resu
 	// 3. Server capabilities and the connection budget.
 	srv, err := probe(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, rolledBack(err, 0)
 	}
 	useLoadData := false
 	switch o.Method {
@@ -201,8 +201,8 @@ func Import(ctx context.Context, db *sql.DB, sources []Source, o Options) (*Resu
 		useLoadData = srv.localInfile
 	case MethodLoadData:
 		if !srv.localInfile {
-			return nil, withHint(errors.New("the server refuses LOAD DATA LOCAL INFILE (local_infile is OFF)"),
-				"use --method insert, or SET GLOBAL local_infile = 1 on the local server")
+			return nil, rolledBack(withHint(errors.New("the server refuses LOAD DATA LOCAL INFILE (local_infile is OFF)"),
+				"use --method insert, or SET GLOBAL local_infile = 1 on the local server"), 0)
 		}
 		useLoadData = true
 	case MethodInsert:

@@ -69,8 +69,8 @@ func (r *run) run(parent context.Context, start time.Time) (*Result, error) {
 	return res, nil
 }
 
-// fail records the first error. Errors that only say "cancelled" because a
-// sibling failed first lose to the sibling's.
+// fail records the first error: the cause. Siblings fail after it only
+// because it cancelled them (loadOne reports the cause for those).
 func (r *run) fail(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
