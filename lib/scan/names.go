@@ -269,9 +269,10 @@ func byName(table, column string, cl class, personTable bool) nameKind {
 		in(c, "twofactorrecoverycodes", "recoverycodes", "backupcodes", "recoverycode", "pin", "pincode", "securityanswer",
 			"sessionid", "sessionkey", "mfasecret", "otpsecret", "totpsecret", "privatekey", "secretkey", "apikey",
 			"accesskey", "encryptionkey", "signingkey", "licensekey", "authkey", "clientsecret", "webhooksecret") ||
-		(last == "key" && len(ts) > 1 && in(ts[len(ts)-2], "api", "secret", "private", "access", "encryption", "license", "signing", "auth"))):
+		(last == "key" && len(ts) > 1 && in(ts[len(ts)-2], "api", "secret", "private", "access", "encryption", "license", "signing", "auth", "activation", "reset", "recovery"))):
 		return nameKind{kind: KindSecret}
-	case text && (containsAny(c, "password", "passwd", "passcode") || in(n, "pwd", "pass", "pw", "pw_hash", "pass_hash", "pwhash", "hashed_pw") ||
+	case text && (containsAny(c, "password", "passwd", "passcode", "passwort") || in(n, "pwd", "pass", "pw", "pw_hash", "pass_hash", "pwhash", "hashed_pw") ||
+		(len(ts) > 1 && in(last, "pass", "pwd", "pw")) ||
 		(last == "hash" && len(ts) > 1 && !has(ts, "file", "content", "image", "commit", "git", "etag", "md", "sha", "checksum", "blob", "row", "data", "body", "url", "path", "cache"))):
 		return nameKind{kind: KindPassword}
 	case text && (containsAny(c, "email") || has(ts, "mail")) && !containsAny(c, "mailing", "mailer", "mailbox"):
@@ -291,16 +292,16 @@ func byName(table, column string, cl class, personTable bool) nameKind {
 		containsAny(c, "socialsecurity", "nationalid", "nationalinsurance", "passport", "driverslicense", "driverlicense",
 			"driverslicence", "drivinglicence", "drivinglicense", "idcard", "idnumber", "identitynumber", "identitycard", "personalnumber", "personalid")):
 		return nameKind{kind: KindNationalID}
-	case (text || cl == classInt) && (containsAny(c, "taxid", "taxnumber", "taxno", "taxcode", "vatid", "vatnumber", "vatno", "steuerid", "steuernummer", "taxpayer") || in(n, "tin", "ein", "itin", "utr")):
+	case (text || cl == classInt) && (containsAny(c, "taxid", "taxnumber", "taxno", "taxcode", "taxvat", "vatid", "vatnumber", "vatno", "steuerid", "steuernummer", "taxpayer") || in(n, "tin", "ein", "itin", "utr")):
 		return nameKind{kind: KindTaxID}
-	case (text || cl == classTime || cl == classInt || cl == classNum) && (containsAny(c, "birth") || in(n, "dob", "born", "born_on", "born_at")):
+	case (text || cl == classTime || cl == classInt || cl == classNum) && (containsAny(c, "birth", "geburt") || in(n, "dob", "born", "born_on", "born_at")):
 		return nameKind{kind: KindBirth}
 	case (text || cl == classInt || cl == classNum) && (has(ts, "phone", "phones", "telephone", "tel", "mobile", "cell", "cellphone", "fax", "msisdn", "whatsapp", "landline") ||
-		containsAny(c, "phone", "mobilenumber", "faxnumber")) && !has(ts, "country"):
+		containsAny(c, "phone", "mobilenumber", "faxnumber", "contactnumber", "telefon")) && !has(ts, "country"):
 		return nameKind{kind: KindPhone}
 	case text && (containsAny(c, "macaddress", "walletaddress", "contractaddress", "btcaddress", "ethaddress", "webaddress", "urladdress")):
 		return nameKind{}
-	case text && (containsAny(c, "address", "street", "housenumber", "houseno", "pobox", "postbox") || has(ts, "addr", "apartment", "apt")):
+	case text && (containsAny(c, "address", "street", "housenumber", "houseno", "pobox", "postbox", "strasse", "straße", "adresse") || has(ts, "addr", "apartment", "apt")):
 		return nameKind{kind: KindAddress}
 	case (text || cl == classInt) && (has(ts, "zip", "zipcode", "postcode", "postal", "postalcode", "plz") || containsAny(c, "zipcode", "postcode", "postalcode")):
 		return nameKind{kind: KindAddress, reason: "name suggests a postal code"}
@@ -316,9 +317,10 @@ func byName(table, column string, cl class, personTable bool) nameKind {
 	case cl == classBinary && has(ts, "photo", "picture", "avatar", "selfie", "portrait", "headshot", "signature", "face", "fingerprint", "biometric", "biometrics"):
 		return nameKind{kind: KindPhoto}
 	case text && in(c, "firstname", "lastname", "surname", "forename", "givenname", "familyname", "middlename", "maidenname",
-		"fullname", "displayname", "nickname", "realname", "legalname", "birthname", "contactperson"):
+		"fullname", "displayname", "nickname", "realname", "legalname", "birthname", "contactperson", "vorname", "nachname",
+		"author", "commentauthor", "authorname"):
 		return nameKind{kind: KindName}
-	case text && in(c, "username", "login", "loginname", "screenname", "userlogin", "handle"):
+	case text && (in(c, "username", "login", "loginname", "screenname", "userlogin", "handle") || containsAny(c, "nicename")):
 		return nameKind{kind: KindUsername}
 	case text && last == "name" && len(ts) > 1 && in(ts[len(ts)-2], personQualifiers...):
 		if ts[len(ts)-2] == "user" || ts[len(ts)-2] == "login" || ts[len(ts)-2] == "screen" {
