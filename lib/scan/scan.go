@@ -57,7 +57,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/backfill/backfill/lib/manifest"
 	"github.com/backfill/backfill/lib/mysqldb"
 	"github.com/backfill/backfill/lib/schema"
 	"github.com/backfill/backfill/lib/sqltext"
@@ -143,15 +142,32 @@ func ScanTable(ctx context.Context, q Querier, st *schema.Table, o Options) ([]F
 	return t.findings(samples), nil
 }
 
-// ScanManifest flags columns by name alone, from a manifest (the client
-// side, which cannot read the production database). Excluded tables are
-// not in a manifest, so they are not flagged.
-func ScanManifest(m *manifest.Manifest) []Finding {
+// Table describes a table without a database connection: from a manifest
+// on the client side, which cannot read production. Type is the full
+// COLUMN_TYPE ("varchar(255)", "int(10) unsigned").
+type Table struct {
+	Name       string
+	PrimaryKey []string
+	Columns    []Column
+}
+
+// Column is one column of a [Table].
+type Column struct {
+	Name      string
+	Type      string
+	Nullable  bool
+	Generated bool
+}
+
+// ScanNames flags columns by name alone (no values), for tables described
+// without a database, such as a manifest's. Findings are sorted by table
+// name, then column order.
+func ScanNames(tables []Table) []Finding {
+	sorted := append([]Table(nil), tables...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	var out []Finding
-	tables := append([]*manifest.Table(nil), m.Tables...)
-	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
-	for _, mt := range tables {
-		out = append(out, fromManifest(mt).findings(nil)...)
+	for i := range sorted {
+		out = append(out, fromTable(&sorted[i]).findings(nil)...)
 	}
 	return out
 }
@@ -198,8 +214,8 @@ func fromSchema(st *schema.Table) *tdesc {
 	return t
 }
 
-func fromManifest(mt *manifest.Table) *tdesc {
-	t := &tdesc{name: mt.Name, rows: mt.Rows, unique: map[string]bool{}}
+func fromTable(mt *Table) *tdesc {
+	t := &tdesc{name: mt.Name, unique: map[string]bool{}}
 	for _, c := range mt.Columns {
 		if c.Generated {
 			continue

@@ -746,8 +746,16 @@ func (r *run) scanManifest(ctx context.Context) ([]scan.Finding, error) {
 			sanitized[t.Name+"\x00"+c] = true
 		}
 	}
+	var tables []scan.Table
+	for _, mt := range m.Tables {
+		t := scan.Table{Name: mt.Name, PrimaryKey: mt.PrimaryKey}
+		for _, c := range mt.Columns {
+			t.Columns = append(t.Columns, scan.Column{Name: c.Name, Type: c.Type, Nullable: c.Nullable, Generated: c.Generated})
+		}
+		tables = append(tables, t)
+	}
 	var out []scan.Finding
-	for _, f := range scan.ScanManifest(m) {
+	for _, f := range scan.ScanNames(tables) {
 		if !sanitized[f.Table+"\x00"+f.Column] {
 			out = append(out, f)
 		}
