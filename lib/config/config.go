@@ -22,6 +22,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/backfill/backfill/lib/internal/didyoumean"
+	"github.com/backfill/backfill/lib/mysqldb"
 )
 
 // Config is backfill.toml after decoding, environment overlay and defaults.
@@ -507,4 +508,42 @@ func (c *Config) CheckEnvironment() error {
 		return nil
 	}
 	return &EnvironmentError{Environment: c.Environment, Allowed: c.Client.AllowedEnvironments}
+}
+
+// dsnError is a missing or malformed DSN: a configuration problem (exit 2).
+type dsnError struct {
+	msg   string
+	hints []string
+}
+
+func (e *dsnError) Error() string   { return e.msg }
+func (e *dsnError) Hints() []string { return e.hints }
+func (e *dsnError) ConfigError()    {}
+
+// SourceDSN returns the production database of the server-side tools:
+// flag (--dsn) if set, else $BACKFILL_SOURCE_DSN / [source] dsn, with the
+// database name it selects.
+func (c *Config) SourceDSN(flag string) (dsn, database string, err error) {
+	return pickDSN(flag, c.Source.DSN, "source", "pass --dsn, set BACKFILL_SOURCE_DSN, or set [source] dsn in backfill.toml")
+}
+
+// LocalDSN returns the local database of the client-side tools: flag
+// (--dsn) if set, else $BACKFILL_DSN / [client] dsn, with its database name.
+func (c *Config) LocalDSN(flag string) (dsn, database string, err error) {
+	return pickDSN(flag, c.Client.DSN, "local", "pass --dsn, set BACKFILL_DSN, or set [client] dsn in backfill.toml")
+}
+
+func pickDSN(flag, configured, side, hint string) (string, string, error) {
+	dsn := configured
+	if flag != "" {
+		dsn = flag
+	}
+	if dsn == "" {
+		return "", "", &dsnError{msg: "no " + side + " database", hints: []string{hint}}
+	}
+	database, err := mysqldb.Database(dsn)
+	if err != nil {
+		return "", "", &dsnError{msg: err.Error()}
+	}
+	return dsn, database, nil
 }
