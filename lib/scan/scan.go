@@ -12,9 +12,9 @@
 // nickname, login, a bare "name" in a table of people (users, members,
 // customers, ... or any table with another personal column); phone, mobile,
 // fax, tel; address, street, house number, city, zip, postcode; ip, *_ip,
-// ip_address, remote_addr; password, *_hash; remember_token, api/access/
-// refresh tokens, *_secret, api keys, two_factor_secret and recovery codes,
-// a sessions table's id and payload; ssn, national ID, passport and driving
+// ip_address, remote_addr; password, *_hash; remember_token, API, access
+// and refresh tokens, *_secret, API keys, two_factor_secret and recovery
+// codes, a sessions table's id and payload; ssn, national ID, passport and driving
 // licence numbers; tax and VAT IDs; IBAN and account numbers; card numbers
 // and security codes; date and place of birth; latitude/longitude and
 // spatial location columns; photos and signatures in BLOBs. Names that
