@@ -42,7 +42,13 @@ func (s *Server) dump(w *recorder, r *http.Request, e *entry, table string) {
 		ctx, cancel = context.WithTimeoutCause(ctx, d, fmt.Errorf("the dump of %q took longer than dump_timeout (%s)", table, d))
 		defer cancel()
 	}
-	sw := &stream{w: w, rc: http.NewResponseController(w), stall: s.o.StallTimeout, table: table}
+	sw := &stream{ctx: ctx, w: w, rc: http.NewResponseController(w), stall: s.o.StallTimeout, table: table}
+	// When the dump's context ends (dump_timeout, client gone, forced
+	// shutdown) a write blocked on a client that stopped reading must end
+	// too: an expired write deadline fails it at once. The deferred stop
+	// runs before the deferred cancel, so a finished dump never trips it.
+	stop := context.AfterFunc(ctx, func() { _ = sw.rc.SetWriteDeadline(time.Now()) })
+	defer stop()
 	rows, err := s.writeDump(ctx, sw, table, since)
 	if sw.started {
 		e.rows = rows
@@ -55,25 +61,32 @@ func (s *Server) dump(w *recorder, r *http.Request, e *entry, table string) {
 		// stream without its end marker (ServeHTTP panics with
 		// http.ErrAbortHandler after logging).
 		e.aborted = true
-		switch {
-		case r.Context().Err() != nil:
-			e.err = s.scrub(fmt.Sprintf("client went away after %d rows: %v", rows, err))
-		case ctx.Err() != nil:
-			e.err = s.scrub(context.Cause(ctx).Error())
-		default:
-			e.err = s.scrub(err.Error())
-		}
+		e.err = s.scrub(fmt.Sprintf("%s after %d rows: %v", why(ctx, r), rows, err))
 		return
 	}
 	if status, ok := dumpStatus(err); ok {
 		s.fail(w, e, status, err.Error(), cli.Hints(err)...)
 		return
 	}
-	if r.Context().Err() == nil && ctx.Err() != nil {
+	if ctx.Err() == context.DeadlineExceeded {
 		s.fail(w, e, http.StatusInternalServerError, context.Cause(ctx).Error())
 		return
 	}
 	s.internal(w, r, e, fmt.Sprintf("dump %q", table), err)
+}
+
+// why names what ended a dump early. A failed write also cancels the
+// request's context, so the dump's own deadline is looked at first.
+func why(ctx context.Context, r *http.Request) string {
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		return context.Cause(ctx).Error()
+	case errors.Is(context.Cause(r.Context()), errForced):
+		return errForced.Error()
+	case r.Context().Err() != nil:
+		return "client went away"
+	}
+	return "failed"
 }
 
 // writeDump runs the producer in-process, streaming into w.
@@ -128,6 +141,7 @@ func (w *warnOnce) Warnf(format string, args ...any) {
 // byte, bounds each write by the stall timeout, and flushes between
 // batches.
 type stream struct {
+	ctx     context.Context
 	w       *recorder
 	rc      *http.ResponseController
 	stall   time.Duration
@@ -144,6 +158,10 @@ func (s *stream) start() {
 }
 
 func (s *stream) Write(p []byte) (int, error) {
+	if s.ctx.Err() != nil {
+		// Do not extend the deadline the cancellation set.
+		return 0, context.Cause(s.ctx)
+	}
 	if !s.started {
 		s.start()
 	}
@@ -158,6 +176,9 @@ func (s *stream) Write(p []byte) (int, error) {
 func (s *stream) Flush() error {
 	if !s.started {
 		return nil
+	}
+	if s.ctx.Err() != nil {
+		return context.Cause(s.ctx)
 	}
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.stall))
 	if err := s.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {

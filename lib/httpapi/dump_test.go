@@ -218,47 +218,72 @@ func waitFor(d time.Duration, cond func() bool) (time.Duration, bool) {
 }
 
 // TestServer_DumpAbort: a dump that fails after its first byte (here: it
-// outlives dump_timeout while its client reads slowly) aborts the response;
-// the client gets a cut stream without end marker, which dumpfmt rejects,
-// and the log says aborted with the reason (issue 5).
+// outlives dump_timeout while its client has stopped reading) aborts the
+// response at once, even with the write blocked; the client gets a cut
+// stream without end marker, which dumpfmt rejects, the log says aborted
+// with the reason, and the query is gone. Over HTTP/1.1 (a connection
+// closed before the last chunk) and over HTTP/2 with TLS (a reset stream)
+// (issue 5).
 func TestServer_DumpAbort(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
 	db.Exec(t, schemaSQL...)
 	bigTable(t, db)
-	s := serve(t, db, strings.Replace(baseConfig, "[server]\n", "[server]\ndump_timeout = \"3s\"\n", 1))
-	resp := get(t, freshClient(), s.url+"/api/backfill/dump/big")
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("status %d: %s", resp.StatusCode, b)
-	}
-	var got bytes.Buffer
-	if _, err := io.CopyN(&got, resp.Body, 64<<10); err != nil {
+	admin, err := testdb.Get()
+	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(4 * time.Second) // the server blocks on a full socket and the timer runs out
-	_, err := io.Copy(&got, resp.Body)
-	if err == nil {
-		t.Fatalf("the body ended cleanly after %d bytes; want a cut", got.Len())
-	}
-	if !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Logf("read error: %v", err)
-	}
-	_, rows, verr := dumpfmt.Verify(&got)
-	if !errors.Is(verr, dumpfmt.ErrIncomplete) && !errors.Is(verr, dumpfmt.ErrCorrupt) {
-		t.Errorf("Verify() = %v after %d rows; want an incomplete or cut stream", verr, rows)
-	}
-	s.stop(t)
-	var rec map[string]any
-	for _, r := range s.log.records(t) {
-		if r["route"] == "dump" {
-			rec = r
-		}
-	}
-	if rec == nil || rec["aborted"] != true || rec["level"] != "ERROR" || rec["status"] != float64(200) ||
-		!strings.Contains(fmt.Sprint(rec["error"]), `the dump of "big" took longer than dump_timeout (3s)`) {
-		t.Errorf("log line %v", rec)
+	certPEM, keyPEM, pool := selfSigned(t)
+	cfgText := strings.Replace(baseConfig, "[server]\n", "[server]\ndump_timeout = \"3s\"\n", 1)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		t.Run(proto, func(t *testing.T) {
+			var s *server
+			hc := freshClient()
+			if proto == "HTTP/2.0" {
+				s = serve(t, db, cfgText, withTLS(tlsConfig(t, certPEM, keyPEM)))
+				hc = clientTrusting(pool)
+			} else {
+				s = serve(t, db, cfgText)
+			}
+			resp := get(t, hc, s.url+"/api/backfill/dump/big")
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Proto != proto {
+				b, _ := io.ReadAll(resp.Body)
+				t.Fatalf("%s %d: %s", resp.Proto, resp.StatusCode, b)
+			}
+			var got bytes.Buffer
+			if _, err := io.CopyN(&got, resp.Body, 64<<10); err != nil {
+				t.Fatal(err)
+			}
+			// Read nothing more until the server has given up.
+			aborted := func() bool { return strings.Contains(s.log.String(), `"aborted":true`) }
+			if took, ok := waitFor(20*time.Second, aborted); !ok {
+				t.Fatalf("no abort %s after the first 64 KiB:\n%s", took, s.log.String())
+			}
+			_, err := io.Copy(&got, resp.Body)
+			if err == nil {
+				t.Fatalf("the body ended cleanly after %d bytes; want a cut", got.Len())
+			}
+			t.Logf("client read error after %d bytes: %v", got.Len(), err)
+			_, rows, verr := dumpfmt.Verify(&got)
+			if !errors.Is(verr, dumpfmt.ErrIncomplete) && !errors.Is(verr, dumpfmt.ErrCorrupt) {
+				t.Errorf("Verify() = %v after %d rows; want an incomplete or cut stream", verr, rows)
+			}
+			if _, ok := waitFor(5*time.Second, func() bool { return running(t, admin.Admin, db.Name) == 0 }); !ok {
+				t.Errorf("the aborted dump's query still runs")
+			}
+			s.stop(t)
+			var rec map[string]any
+			for _, r := range s.log.records(t) {
+				if r["route"] == "dump" {
+					rec = r
+				}
+			}
+			if rec == nil || rec["aborted"] != true || rec["level"] != "ERROR" || rec["status"] != float64(200) ||
+				!strings.Contains(fmt.Sprint(rec["error"]), `the dump of "big" took longer than dump_timeout (3s)`) {
+				t.Errorf("log line %v", rec)
+			}
+		})
 	}
 }
 
@@ -393,6 +418,9 @@ func TestServe_ShutdownGrace(t *testing.T) {
 		}
 		if _, err := io.ReadAll(resp.Body); err == nil {
 			t.Errorf("the cancelled dump's body ended cleanly")
+		}
+		if !strings.Contains(s.log.String(), `"aborted":true,"error":"cancelled by shutdown: shutdown_timeout passed after`) {
+			t.Errorf("no aborted dump in the log:\n%s", s.log.String())
 		}
 	})
 }

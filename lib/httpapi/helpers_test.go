@@ -118,19 +118,34 @@ func startServer(t *testing.T, cfgText string, extra []string, opts ...serverOpt
 
 func serve(t *testing.T, db *testdb.DB, cfgText string, opts ...serverOpt) *server {
 	t.Helper()
-	cfg, err := config.Parse("backfill.toml", []byte(cfgText))
+	logs := &logBuffer{}
+	s := serveConfig(t, db, mustConfig(t, cfgText), slog.New(slog.NewJSONHandler(logs, nil)), opts...)
+	s.log = logs
+	return s
+}
+
+// mustConfig parses and validates a backfill.toml text.
+func mustConfig(t *testing.T, text string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("backfill.toml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	return cfg
+}
+
+// serveConfig runs a server for db with cfg on a loopback port until the
+// test ends.
+func serveConfig(t *testing.T, db *testdb.DB, cfg *config.Config, logger *slog.Logger, opts ...serverOpt) *server {
+	t.Helper()
 	o := httpapi.Options{
 		DB:       db.DB,
 		Database: db.Name,
 		Config:   cfg,
-		Logger:   slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger:   logger,
 	}
 	for _, f := range opts {
 		f(&o)
@@ -144,7 +159,7 @@ func serve(t *testing.T, db *testdb.DB, cfgText string, opts ...serverOpt) *serv
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{db: db, cfg: cfg, srv: srv, log: logs, cancel: cancel, done: make(chan error, 1)}
+	s := &server{db: db, cfg: cfg, srv: srv, cancel: cancel, done: make(chan error, 1)}
 	scheme := "http"
 	if o.TLS != nil {
 		scheme = "https"

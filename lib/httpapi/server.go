@@ -532,6 +532,10 @@ func (s *Server) waitIdle(ctx context.Context) bool {
 	}
 }
 
+// errForced cancels the requests still running at the end of
+// shutdown_timeout.
+var errForced = errors.New("cancelled by shutdown: shutdown_timeout passed")
+
 // ErrShutdownTimeout is returned by Serve when requests were still running
 // at the end of shutdown_timeout and had to be cancelled.
 var ErrShutdownTimeout = errors.New("requests still running at the end of shutdown_timeout were cancelled")
@@ -544,8 +548,8 @@ var ErrShutdownTimeout = errors.New("requests still running at the end of shutdo
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Requests derive from hard, not from ctx: a signal must not cancel
 	// the running dumps before their grace period is over.
-	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelHard()
+	hard, cancelHard := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelHard(nil)
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -587,7 +591,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Cancel the requests' contexts (their queries stop), and close the
 	// connections, which also ends writes blocked on clients that stopped
 	// reading; then wait for the handlers to return.
-	cancelHard()
+	cancelHard(errForced)
 	_ = srv.Close()
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
