@@ -97,7 +97,8 @@ type Options struct {
 	// SampleRows is the number of rows sampled per table: 0 means
 	// DefaultSampleRows, a negative number turns sampling off (names only).
 	SampleRows int
-	// MaxValueBytes is how much of each sampled value is read; 0 means 256.
+	// MaxValueBytes is how many characters of each sampled value are read;
+	// 0 means 256.
 	MaxValueBytes int
 	// Tables limits the scan to these tables; nil scans every table.
 	Tables []string
