@@ -27,11 +27,14 @@
 //
 // # Errors
 //
-// Every error is a JSON object {"error": "..."} with one of these statuses:
+// Every error is a JSON object {"error": "..."}, with "hints": [...] added
+// when the server knows what to do ("did you mean \"users\"?"), and one of
+// these statuses:
 //
 //	400  malformed ?since=, unknown query parameter, malformed table name
 //	401  missing or wrong token (with WWW-Authenticate: Bearer)
-//	403  the table is in exclude_tables
+//	403  the table is in exclude_tables, or has columns that look sensitive
+//	     and have no rule while [server] unreviewed = "refuse"
 //	404  unknown table, unknown route
 //	405  a method other than GET (with Allow: GET)
 //	500  the server failed; the message says what failed, never a DSN,
@@ -57,8 +60,11 @@
 // # Access log
 //
 // One log/slog record per request (text key=value or JSON): time, level
-// (INFO, WARN for 4xx, ERROR for 5xx), msg="request", remote, method,
-// route, table, status, rows, bytes, duration_ms and, for errors, error.
+// (INFO, WARN for 4xx, ERROR for 5xx and aborted dumps), msg="request",
+// remote, method, route, table, status, rows, bytes, duration_ms and, for
+// errors, error; aborted=true for a dump cut after its first byte (its
+// status stays 200). A manifest whose client left before it was ready is
+// logged with status 499, as nginx does.
 // Headers are never logged; any configured token or secret that shows up in
 // a logged value is replaced by "xxxxx".
 package httpapi

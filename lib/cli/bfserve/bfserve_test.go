@@ -21,8 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/backfill/backfill/lib/cli"
 	"github.com/backfill/backfill/lib/cli/bfserve"
+	"github.com/backfill/backfill/lib/dumpfmt"
 	"github.com/backfill/backfill/lib/httpapi"
 	"github.com/backfill/backfill/lib/testdb"
 )
@@ -214,4 +217,69 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
 	return certPEM, keyPEM, pool
+}
+
+// TestRun_SelectOnly: everything bf-serve does (start-up checks, manifest,
+// dumps, health) works for a user with only SELECT and SHOW VIEW, as on a
+// read replica (issue 5).
+func TestRun_SelectOnly(t *testing.T) {
+	db := testdb.New(t)
+	db.Exec(t,
+		"CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100) NOT NULL, created_at DATETIME, updated_at DATETIME)",
+		"INSERT INTO users VALUES (1, 'a@x.example', '2025-01-01', '2025-01-01'), (2, 'b@x.example', '2025-01-01', '2025-01-01')",
+		"CREATE VIEW v AS SELECT id FROM users")
+	srv, err := testdb.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := "ro_" + db.Name[len("bf_t_"):]
+	pw := "ro-pw-" + user
+	t.Cleanup(func() { _, _ = srv.Admin.Exec("DROP USER IF EXISTS '" + user + "'@'%'") })
+	for _, q := range []string{
+		"CREATE USER '" + user + "'@'%' IDENTIFIED BY '" + pw + "'",
+		"GRANT SELECT, SHOW VIEW ON `" + db.Name + "`.* TO '" + user + "'@'%'",
+	} {
+		if _, err := srv.Admin.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := mysql.ParseDSN(db.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Passwd = user, pw
+
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "backfill.toml")
+	if err := os.WriteFile(cfgFile, []byte("[server]\nsalt = \"s4lt-s4lt-s4lt\"\n[sanitize.users]\nemail = { type = \"email\" }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addrFile := filepath.Join(dir, "addr")
+	stderr := &syncBuffer{}
+	e := env([]string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--addr-file", addrFile, "--dsn", cfg.FormatDSN()},
+		map[string]string{"BACKFILL_TOKEN": token}, stderr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = bfserve.Run(ctx, e) }()
+	addr := waitAddr(t, addrFile, done, stderr)
+
+	c := &httpapi.Client{BaseURL: "http://" + addr, Token: token}
+	if _, err := c.Manifest(ctx, "2024-01-01T00:00:00Z"); err != nil {
+		t.Fatalf("manifest as a SELECT-only user: %v\n%s", err, stderr)
+	}
+	body, err := c.Dump(ctx, "users", "")
+	if err != nil {
+		t.Fatalf("dump as a SELECT-only user: %v\n%s", err, stderr)
+	}
+	_, rows, err := dumpfmt.Verify(body)
+	body.Close()
+	if err != nil || rows != 2 {
+		t.Fatalf("dump as a SELECT-only user: %d rows, %v\n%s", rows, err, stderr)
+	}
+	cancel()
+	<-done
+	if strings.Contains(stderr.String(), pw) || strings.Contains(stderr.String(), token) {
+		t.Errorf("the log shows a secret:\n%s", stderr)
+	}
 }
