@@ -223,7 +223,8 @@ func splice(src []byte, from, to int, text string) []byte {
 	return append(out, src[to:]...)
 }
 
-// Quote returns s as a TOML basic string.
+// Quote returns s as a TOML basic string. TOML text is UTF-8: bytes of s
+// that are not valid UTF-8 become U+FFFD.
 func Quote(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
