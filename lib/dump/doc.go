@@ -38,10 +38,10 @@
 // A dump that fails at any point (the server, the network, a value that
 // does not fit, cancellation) aborts the dumpfmt.Writer: the stream gets no
 // COMMIT and no end marker, every reader rejects it, and Write returns the
-// error. Nothing reaches the io.Writer before the first flush, so an error
-// found before the first row (unknown table, excluded table, bad since,
-// configuration) leaves it untouched; bf-serve can still answer with a
-// status code.
+// error. The header stays in the compressor until rows follow it, so an
+// error found before the first row (unknown table, excluded table, bad
+// since, configuration, a failed SELECT) leaves the io.Writer untouched:
+// bf-serve can still answer with a status code.
 //
 // # Delta dumps
 //
