@@ -93,12 +93,15 @@ func Cmdlines() ([]Process, error) {
 	return out, nil
 }
 
+// Tmpfs is a small tmpfs mounted by [Mount].
+type Tmpfs struct{ dir string }
+
 // Mount mounts a tmpfs of size bytes on dir (which must exist). It needs
 // root and the permission to mount (a privileged container or a real
 // machine): when mounting is not allowed it returns an error wrapping
 // ErrCannotMount, and the caller should fall back to a size-limited writer
-// or a file size limit. unmount undoes it.
-func Mount(dir string, size int64) (unmount func() error, err error) {
+// or a file size limit.
+func Mount(dir string, size int64) (*Tmpfs, error) {
 	if _, err := exec.LookPath("mount"); err != nil {
 		return nil, fmt.Errorf("%w: no mount command", ErrCannotMount)
 	}
@@ -106,13 +109,26 @@ func Mount(dir string, size int64) (unmount func() error, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: mount -t tmpfs: %v: %s", ErrCannotMount, err, bytes.TrimSpace(out))
 	}
-	return func() error {
-		out, err := exec.Command("umount", dir).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("umount %s: %v: %s", dir, err, bytes.TrimSpace(out))
-		}
-		return nil
-	}, nil
+	return &Tmpfs{dir: dir}, nil
+}
+
+// Resize gives the tmpfs a new size, keeping its files: room again after
+// a full disk.
+func (m *Tmpfs) Resize(size int64) error {
+	out, err := exec.Command("mount", "-o", "remount,size="+strconv.FormatInt(size, 10), m.dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("faults: remount %s: %v: %s", m.dir, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// Unmount unmounts the tmpfs; its files are gone.
+func (m *Tmpfs) Unmount() error {
+	out, err := exec.Command("umount", m.dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("faults: umount %s: %v: %s", m.dir, err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 // ErrCannotMount says this machine does not let the test mount a tmpfs.
