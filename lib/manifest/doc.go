@@ -42,6 +42,13 @@
 //	                         writes; exact for a limited table, an upper bound
 //	                         (the INFORMATION_SCHEMA estimate) otherwise
 //	  kept_rows_exact bool   with kept_rows: whether it is exact
+//	unreviewed     [object] columns that look sensitive (by name or by a
+//	                        bounded sample of values) and have no sanitize
+//	                        rule, not even { type = "keep" }: {"table",
+//	                        "column", "kind", "type" (suggested rule type),
+//	                        "value"/"expr" (for fixed/sql suggestions),
+//	                        "reason"}; with [server] unreviewed = "refuse"
+//	                        dumps of their tables are refused
 //
 // # Compatibility
 //

@@ -13,6 +13,7 @@ import (
 
 	"github.com/backfill/backfill/lib/config"
 	"github.com/backfill/backfill/lib/mysqldb"
+	"github.com/backfill/backfill/lib/scan"
 	"github.com/backfill/backfill/lib/schema"
 	"github.com/backfill/backfill/lib/sqltext"
 	"github.com/backfill/backfill/lib/subset"
@@ -32,6 +33,11 @@ type Manifest struct {
 	Excluded     []string     `json:"excluded"`
 	BrokenCycles []BrokenEdge `json:"broken_cycles"`
 	Tables       []*Table     `json:"tables"`
+	// Unreviewed lists the columns that look sensitive (by name or by a
+	// sample of their values) and have no sanitize rule, not even
+	// { type = "keep" }: with [server] unreviewed = "refuse" their tables
+	// are refused.
+	Unreviewed []scan.Finding `json:"unreviewed"`
 }
 
 // Server is the source server's flavour and version.
@@ -145,6 +151,13 @@ func Build(ctx context.Context, db *sql.DB, database string, cfg *config.Config,
 		return nil, err
 	}
 	m := FromSchema(s, cfg)
+	findings, err := scan.Scan(ctx, conn, s, scan.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if un := scan.Unreviewed(findings, cfg); un != nil {
+		m.Unreviewed = un
+	}
 	for _, t := range m.Tables {
 		if !res.Restricted(t.Name) {
 			continue
@@ -194,6 +207,7 @@ func FromSchema(s *schema.Schema, cfg *config.Config) *Manifest {
 		Excluded:     []string{},
 		BrokenCycles: []BrokenEdge{},
 		Tables:       []*Table{},
+		Unreviewed:   []scan.Finding{},
 	}
 	excluded := map[string]bool{}
 	for _, name := range cfg.Excluded() {
