@@ -32,8 +32,9 @@
 // # Checkpoints
 //
 // [File.Checkpoint] is the since of the next delta pull. A pull of every
-// table moves the checkpoint of every table; a pull with --tables moves only
-// the checkpoints of its tables. Only complete pulls count, and only those
+// table sets the checkpoint of every table; a pull with --tables sets only
+// the checkpoints of its tables. The latest complete pull decides, not the
+// newest checkpoint: the local rows are those of the last import. Only complete pulls count, and only those
 // from the same source into the same local database, so that switching
 // either never produces a delta against data that was never pulled.
 package state
@@ -395,44 +396,56 @@ func (f *File) Pull(id int) (*Pull, error) { return find(f, id) }
 // Checkpoint returns the since of the next delta pull of the tables in
 // only (every table when only is empty) from source into target, or ""
 // when there is none and the pull must be full. A table's checkpoint is
-// the newest checkpoint of the complete pulls that covered it; the result
-// is the oldest over the tables, so no table misses a change. An empty
-// source or target matches any.
+// that of the latest complete pull that covered it, even when an earlier
+// one had a newer checkpoint: a later full pull of a cached download puts
+// the table back to that download's snapshot, and the changes since then
+// must come again. The result is the oldest over the tables, so no table
+// misses a change. An empty source or target matches any.
 func (f *File) Checkpoint(only []string, source, target string) string {
-	match := func(p *Pull) bool {
-		return p.Status == Complete && p.Checkpoint != "" &&
-			(source == "" || p.Source == source) && (target == "" || p.Target == target)
-	}
-	newest := func(covers func(*Pull) bool) (string, time.Time) {
-		var best string
-		var bestT time.Time
-		for _, p := range f.Pulls {
-			if !match(p) || !covers(p) {
-				continue
-			}
-			t, err := time.Parse(time.RFC3339Nano, p.Checkpoint)
-			if err != nil {
-				continue
-			}
-			if best == "" || t.After(bestT) {
-				best, bestT = p.Checkpoint, t
-			}
+	// counts returns a complete pull's checkpoint time, ok false for the
+	// entries that do not count.
+	counts := func(p *Pull) (time.Time, bool) {
+		if p.Status != Complete || p.Checkpoint == "" ||
+			(source != "" && p.Source != source) || (target != "" && p.Target != target) {
+			return time.Time{}, false
 		}
-		return best, bestT
-	}
-	if len(only) == 0 {
-		cp, _ := newest(func(p *Pull) bool { return len(p.Only) == 0 })
-		return cp
+		t, err := time.Parse(time.RFC3339Nano, p.Checkpoint)
+		return t, err == nil
 	}
 	var oldest string
 	var oldestT time.Time
-	for _, table := range only {
-		cp, t := newest(func(p *Pull) bool { return p.Covers(table) })
-		if cp == "" {
-			return ""
-		}
+	keep := func(cp string, t time.Time) {
 		if oldest == "" || t.Before(oldestT) {
 			oldest, oldestT = cp, t
+		}
+	}
+	if len(only) == 0 {
+		// The latest pull of every table, and the --tables pulls after it
+		// (each set its own tables' checkpoints).
+		for i := len(f.Pulls) - 1; i >= 0; i-- {
+			p := f.Pulls[i]
+			t, ok := counts(p)
+			if !ok {
+				continue
+			}
+			keep(p.Checkpoint, t)
+			if len(p.Only) == 0 {
+				return oldest
+			}
+		}
+		return ""
+	}
+	for _, table := range only {
+		found := false
+		for i := len(f.Pulls) - 1; i >= 0 && !found; i-- {
+			p := f.Pulls[i]
+			if t, ok := counts(p); ok && p.Covers(table) {
+				keep(p.Checkpoint, t)
+				found = true
+			}
+		}
+		if !found {
+			return ""
 		}
 	}
 	return oldest

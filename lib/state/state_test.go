@@ -273,14 +273,27 @@ func TestFile_Checkpoint(t *testing.T) {
 			pull(Failed, ""),
 			pull(Interrupted, ""),
 		}, nil, "2026-01-01T00:00:00Z"},
-		{"newest complete wins", []*Pull{
+		{"a later complete pull moves it", []*Pull{
 			pull(Complete, "2026-01-01T00:00:00Z"),
 			pull(Complete, "2026-01-02T00:00:00.5Z"),
 		}, nil, "2026-01-02T00:00:00.5Z"},
+		{"the latest pull wins, even with an older checkpoint (a cached full download re-imported)", []*Pull{
+			pull(Complete, "2026-01-01T00:00:00Z"),
+			pull(Complete, "2026-01-02T00:00:00Z"),
+			pull(Complete, "2026-01-01T00:00:00Z"),
+		}, nil, "2026-01-01T00:00:00Z"},
 		{"a --tables pull does not move the all-tables checkpoint", []*Pull{
 			pull(Complete, "2026-01-01T00:00:00Z"),
 			pull(Complete, "2026-01-05T00:00:00Z", "users"),
 		}, nil, "2026-01-01T00:00:00Z"},
+		{"unless it went back in time", []*Pull{
+			pull(Complete, "2026-01-03T00:00:00Z"),
+			pull(Complete, "2026-01-02T00:00:00Z", "users"),
+		}, nil, "2026-01-02T00:00:00Z"},
+		{"a --tables pull before the latest pull of every table does not count", []*Pull{
+			pull(Complete, "2026-01-01T00:00:00Z", "users"),
+			pull(Complete, "2026-01-03T00:00:00Z"),
+		}, nil, "2026-01-03T00:00:00Z"},
 		{"but moves its own tables", []*Pull{
 			pull(Complete, "2026-01-01T00:00:00Z"),
 			pull(Complete, "2026-01-05T00:00:00Z", "users"),

@@ -1,0 +1,5 @@
+package backfill_test
+
+import "github.com/backfill/backfill/lib/cli/bfstatus"
+
+func init() { programs["bf-status"] = bfstatus.Main }
