@@ -374,7 +374,7 @@ func (p *previous) keep(f *Fetcher, o Options, t *manifest.Table, file string) (
 	}
 	defer fh.Close()
 	cr := &countReader{r: fh, kick: func() {}}
-	h, rows, err := verifyCopy(cr, func(int64) {})
+	h, rows, err := verifyCopy(cr, func(dumpfmt.Header) error { return nil }, func(int64) {})
 	if err != nil {
 		f.progress().Warnf("%s: %v; fetching it again", path, err)
 		return Result{}, at, false

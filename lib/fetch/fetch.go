@@ -242,31 +242,47 @@ func (f *Fetcher) attempt(ctx context.Context, table, since string, w *countWrit
 	defer body.Close()
 	kick := watchdogOf(actx)
 	src := &countReader{r: body, kick: kick}
-	h, rows, err := verifyCopy(io.TeeReader(src, w), func(rows int64) { tr.Update(src.n, rows) })
+	// Nothing reaches w before the header was checked: a consumer reading
+	// w as it fills (bf-import in a pipe) must never get a whole stream of
+	// a table other than the one asked for.
+	g := &gate{w: w}
+	var wrongTable error
+	onHeader := func(h dumpfmt.Header) error {
+		if h.Table != table {
+			wrongTable = errNoRetry{fmt.Errorf("dump %q: the server sent a dump of table %q", table, h.Table)}
+			return wrongTable
+		}
+		return g.open()
+	}
+	h, rows, err := verifyCopy(io.TeeReader(src, g), onHeader, func(rows int64) { tr.Update(src.n, rows) })
+	if wrongTable != nil {
+		return Result{}, wrongTable
+	}
 	if w.err != nil {
 		return Result{}, errNoRetry{fmt.Errorf("dump %q: write: %w", table, w.err)}
 	}
 	if err != nil {
 		return Result{}, f.cause(actx, fmt.Errorf("dump %q: %w", table, err))
 	}
-	if h.Table != table {
-		return Result{}, errNoRetry{fmt.Errorf("dump %q: the server sent a dump of table %q", table, h.Table)}
-	}
 	tr.Update(src.n, rows)
 	return Result{Header: h, Rows: rows, Bytes: w.n}, nil
 }
 
 // verifyCopy reads a whole stream through the dumpfmt reader, calling
-// onRows with the running row count after each statement. It returns only
-// after the reader accepted the end marker and everything after it was
-// consumed, so that every byte of r has been read (and, through a tee,
-// stored) by then.
-func verifyCopy(r io.Reader, onRows func(int64)) (dumpfmt.Header, int64, error) {
+// onHeader once the header is read (its error ends the copy) and onRows
+// with the running row count after each statement. It returns only after
+// the reader accepted the end marker and everything after it was consumed,
+// so that every byte of r has been read (and, through a tee, stored) by
+// then.
+func verifyCopy(r io.Reader, onHeader func(dumpfmt.Header) error, onRows func(int64)) (dumpfmt.Header, int64, error) {
 	rd, err := dumpfmt.NewReader(r)
 	if err != nil {
 		return dumpfmt.Header{}, 0, err
 	}
 	defer rd.Close()
+	if err := onHeader(rd.Header()); err != nil {
+		return rd.Header(), 0, err
+	}
 	var rows int64
 	for {
 		st, err := rd.Next()
@@ -287,6 +303,36 @@ func verifyCopy(r io.Reader, onRows func(int64)) (dumpfmt.Header, int64, error) 
 		return rd.Header(), rows, fmt.Errorf("%d bytes after the end of the stream", n)
 	}
 	return rd.Header(), rows, nil
+}
+
+// gate holds the bytes written to it until it is opened, then passes them
+// and everything after on to w. The zstd decoder may read far ahead of the
+// header it returns first (a small stream whole), so the check of the
+// header has to hold back what was read until then.
+type gate struct {
+	w      io.Writer
+	buf    []byte
+	opened bool
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	if g.opened {
+		return g.w.Write(p)
+	}
+	g.buf = append(g.buf, p...)
+	return len(p), nil
+}
+
+// open writes what was held back and lets the rest through.
+func (g *gate) open() error {
+	g.opened = true
+	buf := g.buf
+	g.buf = nil
+	if len(buf) == 0 {
+		return nil
+	}
+	_, err := g.w.Write(buf)
+	return err
 }
 
 // errNoRetry marks an error that asking again will not fix.

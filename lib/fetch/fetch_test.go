@@ -410,9 +410,11 @@ func TestDump_Stall(t *testing.T) {
 // retry would duplicate them; the stream there lacks its end marker, so
 // bf-import rejects it.
 func TestDump_NoRetryAfterOutput(t *testing.T) {
-	fx := newFixture(t, map[string]int{"users": 5000})
+	// Enough rows for several zstd blocks: the header is decoded, and the
+	// output begins, before the cut.
+	fx := newFixture(t, map[string]int{"users": 200000})
 	fx.hook = func(w http.ResponseWriter, r *http.Request, route string, n int) bool {
-		cut(t, w, "users", 5000)
+		cut(t, w, "users", 200000)
 		return true
 	}
 	var log, out syncBuffer
