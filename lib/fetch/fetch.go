@@ -107,10 +107,11 @@ func (f *Fetcher) Manifest(ctx context.Context, since string) (*manifest.Manifes
 	return m, err
 }
 
-// Dump downloads one table to w, verifying it on the way. w receives every
-// byte before it is verified, so a failure leaves w with a stream that
-// readers reject (no end marker). A failed attempt is retried only while
-// nothing has reached w.
+// Dump downloads one table to w, verifying it on the way. Once the stream's
+// header named the table asked for (a stream of another table never reaches
+// w), w receives every byte before it is verified, so a failure leaves w
+// with a stream that readers reject (no end marker). A failed attempt is
+// retried only while nothing has reached w.
 func (f *Fetcher) Dump(ctx context.Context, table, since string, w io.Writer) (Result, error) {
 	rep := f.progress()
 	rep.Plan([]progress.Table{{Name: table}})
