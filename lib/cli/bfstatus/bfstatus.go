@@ -74,7 +74,7 @@ do cleanly; each is useful by hand too:
         DIR/manifest.json's generated_at) and --result (bf-import --json's
         output: rows and tables). For a failure the table and message come
         from --table and --error, else from DIR/meta.json (a failed
-        download) or the last error line of --error-file (a tool's stderr)
+        download) or the first error line of --error-file (a tool's stderr)
     hook ID
         run [client] on_complete for the complete pull ID with sh -c,
         with BACKFILL_MODE (full or delta), BACKFILL_TABLES (comma-separated),

@@ -312,7 +312,7 @@ var errorLine = regexp.MustCompile(`^bf-[a-z]+: error: (.*)$`)
 
 // failure fills in the table and message of a failed or interrupted pull
 // from what the tools left: a failed table in meta.json (a download of this
-// pull), or the last error line of a tool's stderr.
+// pull), or the first error line of a tool's stderr.
 func (c *cmd) failure(p *state.Pull, out *state.Outcome) {
 	if c.o.dir != "" && (out.Step == "download" || (out.Step == "" && p.Step == "download")) {
 		if m, err := readMeta(c.o.dir); err == nil && m != nil && m.StartedAt >= p.StartedAt {
@@ -332,9 +332,10 @@ func (c *cmd) failure(p *state.Pull, out *state.Outcome) {
 	if c.o.errorFile != "" && out.Error == "" {
 		data, err := os.ReadFile(c.o.errorFile)
 		if err == nil {
-			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			for i := len(lines) - 1; i >= 0; i-- {
-				if m := errorLine.FindStringSubmatch(lines[i]); m != nil {
+			// The first error line is the cause; later ones (rolled
+			// back, interrupted) are consequences.
+			for _, line := range strings.Split(string(data), "\n") {
+				if m := errorLine.FindStringSubmatch(line); m != nil {
 					out.Error = m[1]
 					break
 				}
