@@ -46,6 +46,11 @@ bench-fetch:
 bench-import:
 	sh scripts/bench-import
 
+# backfill end to end in half a minute: a generated "production" database,
+# bf-serve, a full pull, a delta pull, bf-status; see the script.
+demo:
+	sh scripts/demo
+
 # A short bounded fuzz run of every fuzz target.
 FUZZTIME ?= 10s
 fuzz:

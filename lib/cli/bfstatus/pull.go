@@ -61,9 +61,17 @@ func (c *cmd) dryRun(path string) error {
 		right: []bool{false, true, false, false, false},
 	}
 	var total int64
+	picked := map[string]bool{}
 	for _, n := range names {
+		picked[n] = true
 		t, _ := m.Table(n)
+		// What a dump writes: the subset's kept rows when [limits]
+		// restricts the table, else the estimate; in a delta, the rows
+		// changed since (already counted through the subset).
 		rows := t.Rows
+		if t.KeptRows != nil {
+			rows = *t.KeptRows
+		}
 		deltaCell := "no"
 		if t.Delta {
 			deltaCell = "yes"
@@ -76,7 +84,7 @@ func (c *cmd) dryRun(path string) error {
 			}
 		}
 		total += rows
-		b.add(n, count(rows), shorten(strings.Join(t.Sanitized, ", "), 40), limitText(t.Limit), deltaCell)
+		b.add(n, count(rows), shorten(strings.Join(t.Sanitized, ", "), 40), limitText(t), deltaCell)
 	}
 	if err := b.write(w); err != nil {
 		return err
@@ -84,13 +92,28 @@ func (c *cmd) dryRun(path string) error {
 	if delta {
 		fmt.Fprintf(w, "About %s: exact counts of the rows created or updated since %s, estimates for tables that come whole.\n", plural(total, "row"), m.Since)
 	} else {
-		fmt.Fprintf(w, "About %s (the server's estimates).\n", plural(total, "row"))
+		fmt.Fprintf(w, "About %s (the server's estimates; exact for limited tables).\n", plural(total, "row"))
+	}
+	var unreviewed []string
+	for _, f := range m.Unreviewed {
+		if picked[f.Table] {
+			unreviewed = append(unreviewed, f.Table+"."+f.Column)
+		}
+	}
+	if len(unreviewed) > 0 {
+		fmt.Fprintf(w, "Not sanitized although they look sensitive (no rule; bf-init --scan suggests one): %s.\n", strings.Join(unreviewed, ", "))
 	}
 	return nil
 }
 
-func limitText(l *manifest.Limit) string {
+// limitText describes how [limits] restricts a table: its own limit, or
+// the limit of a table it references.
+func limitText(t *manifest.Table) string {
+	l := t.Limit
 	if l == nil {
+		if t.KeptRows != nil {
+			return "through a parent"
+		}
 		return ""
 	}
 	var parts []string
