@@ -18,6 +18,7 @@ import (
 	"github.com/backfill/backfill/lib/scan"
 	"github.com/backfill/backfill/lib/schema"
 	"github.com/backfill/backfill/lib/sqltext"
+	"github.com/backfill/backfill/lib/subset"
 )
 
 // The classes of refusal bf-serve maps to HTTP statuses; test with
@@ -249,6 +250,8 @@ type query struct {
 	sel    string
 	level  int
 	chunk  int
+	// subsetExplain is the [limits] predicate laid out for --explain.
+	subsetExplain string
 }
 
 // prepare checks the request, opens the snapshot, loads the schema and
@@ -315,6 +318,21 @@ func prepare(ctx context.Context, src Source, o Options) (*query, error) {
 	}
 	if err := s.CheckConfig(cfg); err != nil {
 		return nil, err
+	}
+	// Row limits: the same predicate for full and delta dumps (issue 4).
+	limits, err := subset.New(s, cfg)
+	if err != nil {
+		return nil, err
+	}
+	subsetWhere, err := limits.Where(t.Name)
+	if err != nil {
+		return nil, err
+	}
+	if subsetWhere != "" {
+		o.Subset.Where = append(o.Subset.Where, subsetWhere)
+		if q.subsetExplain, err = limits.Explain(t.Name); err != nil {
+			return nil, err
+		}
 	}
 	findings, err := scan.Guard(ctx, conn, s, cfg, t.Name)
 	if err != nil {
@@ -437,6 +455,14 @@ func Explain(ctx context.Context, src Source, o Options) (string, error) {
 		}
 		b.WriteString(stmt)
 		b.WriteString(";\n")
+	}
+	if q.subsetExplain != "" {
+		b.WriteString("-- the [limits] subset predicate in the WHERE below, laid out:\n")
+		for _, line := range strings.Split(strings.TrimRight(q.subsetExplain, "\n"), "\n") {
+			b.WriteString("--   ")
+			b.WriteString(line)
+			b.WriteString("\n")
+		}
 	}
 	b.WriteString(q.sel)
 	b.WriteString(";\n")
