@@ -87,6 +87,11 @@ func (s *Server) socket() string { return filepath.Join(s.dir, "s") }
 // DSN is the root DSN for database name ("" for none).
 func (s *Server) DSN(name string) string { return "root@unix(" + s.socket() + ")/" + name }
 
+// UserDSN is the DSN of user with password for database name.
+func (s *Server) UserDSN(user, password, name string) string {
+	return user + ":" + password + "@unix(" + s.socket() + ")/" + name
+}
+
 // ClientArgs are the stock client's connection arguments for database name.
 func (s *Server) ClientArgs(name string) []string {
 	return []string{"--no-defaults", "--user=root", "--socket=" + s.socket(), name}
