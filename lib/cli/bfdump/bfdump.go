@@ -44,7 +44,7 @@ Flags:
                         ./backfill.toml)
     --dsn DSN           source database, user:password@tcp(host:3306)/db
                         (default $BACKFILL_SOURCE_DSN, else [source] dsn)
-    --level N           zstd level, 1 to 22 (default [server] level, else 3)
+    --level N           zstd level, 1 to 22 (default [server] level, else 1)
     --explain           print the SQL the dump would run and exit; bound
                         values (salt, patterns) show as placeholders only
     -v                  report rows, bytes and time on standard error
