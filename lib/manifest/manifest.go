@@ -305,10 +305,17 @@ func Decode(r io.Reader, name string) (*Manifest, error) {
 		}
 		seen[t.Name] = true
 	}
+	ordered := map[string]bool{}
 	for _, n := range m.Order {
 		if !seen[n] {
 			return nil, fmt.Errorf("%s: order names table %q, which is not in tables", name, n)
 		}
+		// A table twice in the order would be downloaded twice at once
+		// into the same file, and imported twice.
+		if ordered[n] {
+			return nil, fmt.Errorf("%s: order names table %q twice", name, n)
+		}
+		ordered[n] = true
 	}
 	return &m, nil
 }
