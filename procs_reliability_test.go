@@ -84,7 +84,7 @@ func (r *rig) command(prog string, args ...string) *exec.Cmd {
 type result struct {
 	stdout, stderr string
 	code           int
-	peakRSS        int64
+	peakRSS        int64 // VmHWM, followed while it ran
 	took           time.Duration
 }
 
@@ -105,10 +105,11 @@ func (r *rig) runCmd(cmd *exec.Cmd) result {
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start %s: %v", cmd.Args[0], err)
 	}
+	peak := faults.WatchPeak(cmd.Process.Pid)
 	timer := time.AfterFunc(10*time.Minute, func() { cmd.Process.Kill() })
 	err := cmd.Wait()
 	timer.Stop()
-	res := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	res := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start), peakRSS: peak()}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -119,9 +120,6 @@ func (r *rig) runCmd(cmd *exec.Cmd) result {
 		}
 	default:
 		r.t.Fatalf("%s: %v", cmd.Args[0], err)
-	}
-	if cmd.ProcessState != nil {
-		res.peakRSS = faults.PeakRSS(cmd.ProcessState)
 	}
 	return res
 }

@@ -142,12 +142,18 @@ func TestRSS(t *testing.T) {
 	if cur <= 0 || peak < cur {
 		t.Errorf("RSS() = %d, %d; want 0 < cur <= peak", cur, peak)
 	}
-	cmd := exec.Command("sh", "-c", "exit 0")
-	if err := cmd.Run(); err != nil {
+	// A child that grows to about 16 MiB: its peak is seen, and it is
+	// not this process's.
+	cmd := exec.Command("sh", "-c", "x=$(head -c 16777216 /dev/zero | tr '\\0' a); sleep 0.2")
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if got := faults.PeakRSS(cmd.ProcessState); got <= 0 {
-		t.Errorf("PeakRSS(sh) = %d, want > 0", got)
+	childPeak := faults.WatchPeak(cmd.Process.Pid)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := childPeak(); got < 16<<20 || got > 256<<20 {
+		t.Errorf("WatchPeak(sh holding 16 MiB) = %d MiB", got>>20)
 	}
 }
 

@@ -10,20 +10,35 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
+	"time"
 )
 
-// PeakRSS is the peak resident memory, in bytes, of a process that has
-// ended (getrusage's ru_maxrss, which Linux reports in KiB).
-func PeakRSS(ps *os.ProcessState) int64 {
-	if ps == nil {
-		return 0
+// WatchPeak follows the peak resident memory (VmHWM) of the running process
+// pid until it ends. Call the returned function after waiting for the
+// process: it returns the last peak seen, in bytes. (The peak in the
+// process's rusage is no use for a child of a Go program: Go starts
+// children with vfork, and Linux carries the parent's own peak across the
+// child's exec into the child's ru_maxrss.)
+func WatchPeak(pid int) (peak func() int64) {
+	var max int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			_, p, err := RSS(pid)
+			if err != nil {
+				return
+			}
+			if p > max {
+				max = p
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return func() int64 {
+		<-done
+		return max
 	}
-	ru, ok := ps.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0
-	}
-	return ru.Maxrss * 1024
 }
 
 // RSS returns the current and the peak resident memory, in bytes, of a
