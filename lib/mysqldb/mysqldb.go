@@ -34,6 +34,9 @@ func Config(dsn string) (*mysql.Config, error) {
 	cfg.Loc = time.UTC
 	cfg.MultiStatements = false
 	cfg.InterpolateParams = false
+	// A server asking for LOAD DATA LOCAL INFILE of a path must not make
+	// the client read any file: bf-import registers in-memory readers.
+	cfg.AllowAllFiles = false
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}
