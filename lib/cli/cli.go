@@ -19,6 +19,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/backfill/backfill/lib/internal/hint"
 )
 
 // Exit codes shared by every tool.
@@ -64,21 +66,9 @@ type ConfigError interface {
 	ConfigError()
 }
 
-// hinted wraps an error with hints printed on their own lines.
-type hinted struct {
-	err   error
-	hints []string
-}
-
-func (h *hinted) Error() string { return h.err.Error() }
-func (h *hinted) Unwrap() error { return h.err }
-
 // WithHint attaches hints ("what to do next") to err. Nil stays nil.
 func WithHint(err error, hints ...string) error {
-	if err == nil {
-		return nil
-	}
-	return &hinted{err: err, hints: hints}
+	return hint.Wrap(err, hints...)
 }
 
 // Hints collects every hint attached anywhere in err's chain, outermost first.
@@ -86,8 +76,6 @@ func Hints(err error) []string {
 	var out []string
 	for err != nil {
 		switch e := err.(type) {
-		case *hinted:
-			out = append(out, e.hints...)
 		case *UsageError:
 			out = append(out, e.Hints...)
 		case interface{ Hints() []string }:

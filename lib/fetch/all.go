@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/backfill/backfill/lib/dumpfmt"
+	"github.com/backfill/backfill/lib/internal/hint"
 	"github.com/backfill/backfill/lib/manifest"
 	"github.com/backfill/backfill/lib/progress"
 	"github.com/backfill/backfill/lib/safefile"
@@ -95,16 +96,6 @@ type unknownTableError struct{ err error }
 func (e unknownTableError) Error() string        { return e.err.Error() }
 func (e unknownTableError) Unwrap() error        { return e.err }
 func (e unknownTableError) Is(target error) bool { return target == ErrUnknownTable }
-
-// hinted carries "what to do next" lines; lib/cli prints them.
-type hinted struct {
-	err   error
-	hints []string
-}
-
-func (h *hinted) Error() string   { return h.err.Error() }
-func (h *hinted) Unwrap() error   { return h.err }
-func (h *hinted) Hints() []string { return h.hints }
 
 // FileName is the file a table's dump is stored in: TABLE.sql.zst, with
 // "/", "\", "%", control characters and a leading "." percent-encoded so
@@ -254,7 +245,7 @@ feed:
 	switch {
 	case firstErr != nil:
 		if complete > 0 {
-			return meta, &hinted{err: firstErr, hints: []string{rest}}
+			return meta, hint.Wrap(firstErr, rest)
 		}
 		return meta, firstErr
 	case ctx.Err() != nil:

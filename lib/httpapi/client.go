@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/backfill/backfill/lib/internal/hint"
 	"github.com/backfill/backfill/lib/manifest"
 )
 
@@ -119,7 +120,7 @@ var defaultHTTP = &http.Client{Transport: func() http.RoundTripper {
 // after checking the base URL and the clear-text policy.
 func (c *Client) URL(route string, q url.Values) (*url.URL, error) {
 	if strings.TrimSpace(c.BaseURL) == "" {
-		return nil, &hinted{err: errors.New("no server URL"), hints: []string{"pass --url, set BACKFILL_SOURCE_URL, or set [client] source_url"}}
+		return nil, &hint.Error{Err: errors.New("no server URL"), Lines: []string{"pass --url, set BACKFILL_SOURCE_URL, or set [client] source_url"}}
 	}
 	base, err := url.Parse(c.BaseURL)
 	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
@@ -132,9 +133,9 @@ func (c *Client) URL(route string, q url.Values) (*url.URL, error) {
 		return nil, fmt.Errorf("server URL %s must not have a query or fragment", base.Redacted())
 	}
 	if base.Scheme == "http" && !c.Insecure && !isLoopback(base.Hostname()) {
-		return nil, &hinted{
-			err:   fmt.Errorf("refusing to send the token in clear text to %s (http:// to a host that is not this machine)", base.Host),
-			hints: []string{"use https:// (bf-serve serves TLS with [server] tls_cert and tls_key), or pass --insecure if the network is trusted"},
+		return nil, &hint.Error{
+			Err:   fmt.Errorf("refusing to send the token in clear text to %s (http:// to a host that is not this machine)", base.Host),
+			Lines: []string{"use https:// (bf-serve serves TLS with [server] tls_cert and tls_key), or pass --insecure if the network is trusted"},
 		}
 	}
 	prefix := c.Prefix
@@ -192,7 +193,7 @@ func (c *Client) get(ctx context.Context, route string, q url.Values, want strin
 		return nil, err
 	}
 	if c.Token == "" {
-		return nil, &hinted{err: errors.New("no token: bf-serve answers only requests with Authorization: Bearer TOKEN"), hints: []string{"set BACKFILL_TOKEN (or [auth] token) to one of the server's tokens"}}
+		return nil, &hint.Error{Err: errors.New("no token: bf-serve answers only requests with Authorization: Bearer TOKEN"), Lines: []string{"set BACKFILL_TOKEN (or [auth] token) to one of the server's tokens"}}
 	}
 	if strings.IndexFunc(c.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
 		return nil, errors.New("the token contains spaces or control characters; check BACKFILL_TOKEN")
@@ -384,7 +385,7 @@ func explainTransport(ctx context.Context, u *url.URL, err error) error {
 		err = ue.Err
 	}
 	h := func(msg string, hints ...string) error {
-		return &hinted{err: fmt.Errorf("GET %s: %s: %w", where, msg, err), hints: hints}
+		return &hint.Error{Err: fmt.Errorf("GET %s: %s: %w", where, msg, err), Lines: hints}
 	}
 	switch {
 	case errors.As(err, &unknownCA) || (errors.As(err, &certErr) && errors.As(certErr.Err, &unknownCA)):

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/backfill/backfill/lib/config"
+	"github.com/backfill/backfill/lib/internal/hint"
 	"github.com/backfill/backfill/lib/manifest"
 )
 
@@ -135,7 +136,7 @@ func CheckTokens(cfg *config.Config) error {
 	var es config.Errors
 	if len(cfg.Tokens()) == 0 {
 		e := cfg.Errorf("auth.token", "no token configured: bf-serve refuses to run without one")
-		return &hinted{err: config.Errors{e}, hints: []string{
+		return &hint.Error{Err: config.Errors{e}, Lines: []string{
 			fmt.Sprintf("set BACKFILL_TOKEN or [auth] token to a random string of at least %d characters, e.g. the output of: openssl rand -hex 32", MinTokenLength),
 		}}
 	}
@@ -154,20 +155,10 @@ func CheckTokens(cfg *config.Config) error {
 		check("auth.tokens", fmt.Sprintf("token %d of [auth] tokens", i+1), t)
 	}
 	if len(es) > 0 {
-		return &hinted{err: es, hints: []string{"make a token with: openssl rand -hex 32"}}
+		return &hint.Error{Err: es, Lines: []string{"make a token with: openssl rand -hex 32"}}
 	}
 	return nil
 }
-
-// hinted attaches "what to do" lines; lib/cli prints them as hints.
-type hinted struct {
-	err   error
-	hints []string
-}
-
-func (h *hinted) Error() string   { return h.err.Error() }
-func (h *hinted) Unwrap() error   { return h.err }
-func (h *hinted) Hints() []string { return h.hints }
 
 // entry is what the access log line of one request says.
 type entry struct {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/backfill/backfill/lib/internal/hint"
 )
 
 // Config parses dsn (go-sql-driver/mysql syntax) and forces the product's
@@ -122,17 +124,6 @@ func Snapshot(ctx context.Context, db *sql.DB) (conn *sql.Conn, end func(), err 
 	return conn, end, nil
 }
 
-// hinted mirrors cli's hint wrapper without importing it (lib/cli may not
-// be wanted by library users); cli.Hints finds these through Hints().
-type hinted struct {
-	err   error
-	hints []string
-}
-
-func (h *hinted) Error() string   { return h.err.Error() }
-func (h *hinted) Unwrap() error   { return h.err }
-func (h *hinted) Hints() []string { return h.hints }
-
 // Explain adds a hint to well-known server and network errors. Other errors
 // are returned unchanged.
 func Explain(err error) error {
@@ -143,22 +134,22 @@ func Explain(err error) error {
 	if errors.As(err, &me) {
 		switch me.Number {
 		case 1045:
-			return &hinted{err, []string{"check the user and password in the DSN"}}
+			return hint.Wrap(err, "check the user and password in the DSN")
 		case 1044, 1142, 1143:
-			return &hinted{err, []string{"the database user needs SELECT (and SHOW VIEW) on the database: GRANT SELECT, SHOW VIEW ON db.* TO user"}}
+			return hint.Wrap(err, "the database user needs SELECT (and SHOW VIEW) on the database: GRANT SELECT, SHOW VIEW ON db.* TO user")
 		case 1049:
-			return &hinted{err, []string{"check the database name in the DSN, or create the database first"}}
+			return hint.Wrap(err, "check the database name in the DSN, or create the database first")
 		case 1146:
-			return &hinted{err, []string{"the table does not exist; bf-manifest lists the tables"}}
+			return hint.Wrap(err, "the table does not exist; bf-manifest lists the tables")
 		case 1153, 1301:
-			return &hinted{err, []string{"a statement exceeded max_allowed_packet: lower [server] chunk_size or raise max_allowed_packet"}}
+			return hint.Wrap(err, "a statement exceeded max_allowed_packet: lower [server] chunk_size or raise max_allowed_packet")
 		}
 		return err
 	}
 	var ne net.Error
 	var oe *net.OpError
 	if errors.As(err, &oe) || errors.As(err, &ne) {
-		return &hinted{err, []string{"is the database server running, and is the address in the DSN right?"}}
+		return hint.Wrap(err, "is the database server running, and is the address in the DSN right?")
 	}
 	return err
 }

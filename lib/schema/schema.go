@@ -17,6 +17,7 @@ import (
 
 	"github.com/backfill/backfill/lib/config"
 	"github.com/backfill/backfill/lib/internal/didyoumean"
+	"github.com/backfill/backfill/lib/internal/hint"
 	"github.com/backfill/backfill/lib/mysqldb"
 )
 
@@ -231,9 +232,9 @@ func (s *Schema) Lookup(name string) (*Table, error) {
 	}
 	err := fmt.Errorf("table %q does not exist in database %q", name, s.Database)
 	if best := didyoumean.Closest(name, s.Names()); best != "" {
-		return nil, &hinted{err, []string{fmt.Sprintf("did you mean %q? bf-manifest lists the tables", best)}}
+		return nil, hint.Wrap(err, fmt.Sprintf("did you mean %q? bf-manifest lists the tables", best))
 	}
-	return nil, &hinted{err, []string{"bf-manifest lists the tables"}}
+	return nil, hint.Wrap(err, "bf-manifest lists the tables")
 }
 
 // Column returns the column with exactly this name.
@@ -253,7 +254,7 @@ func (t *Table) LookupColumn(name string) (*Column, error) {
 	}
 	err := fmt.Errorf("column %q does not exist in table %q", name, t.Name)
 	if best := didyoumean.Closest(name, names); best != "" {
-		return nil, &hinted{err, []string{fmt.Sprintf("did you mean %q?", best)}}
+		return nil, hint.Wrap(err, fmt.Sprintf("did you mean %q?", best))
 	}
 	return nil, err
 }
@@ -290,15 +291,6 @@ func (t *Table) IsUnique(col string) bool {
 	}
 	return false
 }
-
-type hinted struct {
-	err   error
-	hints []string
-}
-
-func (h *hinted) Error() string   { return h.err.Error() }
-func (h *hinted) Unwrap() error   { return h.err }
-func (h *hinted) Hints() []string { return h.hints }
 
 // CheckConfig reports every sanitize rule and limit of c that names a table
 // or column this schema does not have, and every rule that cannot hold for
