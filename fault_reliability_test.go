@@ -48,6 +48,7 @@ func (r *rig) faultTables(bigRows int) (before map[string]string) {
 // as it was or the complete new one), a .part file is refused by
 // bf-import, and a rerun against a restarted server completes.
 func TestFault_ServeKilled(t *testing.T) {
+	t.Parallel()
 	rows, rounds := 20000, 2
 	if longTests() {
 		rows, rounds = 200000, 10
@@ -122,6 +123,7 @@ func TestFault_ServeKilled(t *testing.T) {
 // never creates the file, a piped bf-import refuses the stream and leaves
 // the table as it was, and with the network back the same commands work.
 func TestFault_NetworkCut(t *testing.T) {
+	t.Parallel()
 	rows := 20000
 	if longTests() {
 		rows = 100000
@@ -194,6 +196,7 @@ func TestFault_NetworkCut(t *testing.T) {
 // under its final name that is incomplete, and the rerun with room
 // completes.
 func TestFault_DiskFull(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.faultTables(20000)
 	want := sums(t, r.src, "small", "big")

@@ -85,6 +85,7 @@ func waitQuery(t *testing.T, admin *sql.DB, name string, within time.Duration, p
 // on the table bf-import replaces. bf-import waits for the lock and then
 // imports; Ctrl-C while it waits stops it at once with nothing imported.
 func TestFault_ImportTableLocked(t *testing.T) {
+	t.Parallel()
 	r, before, want := importRig(t, 2000)
 
 	t.Run("released", func(t *testing.T) {
@@ -177,6 +178,7 @@ func TestFault_ImportTableLocked(t *testing.T) {
 // completes.
 func TestFault_ImportConnectionKilled(t *testing.T) {
 	needLong(t, "loads 200k rows twice")
+	t.Parallel()
 	r, before, want := importRig(t, 200000)
 	cmd := r.command("bf-import", "big.sql.zst")
 	done := make(chan result, 1)
@@ -206,6 +208,7 @@ func TestFault_ImportConnectionKilled(t *testing.T) {
 // again completes.
 func TestFault_LocalServerRestart(t *testing.T) {
 	needLong(t, "starts a private mariadbd and loads 200k rows four times")
+	t.Parallel()
 	r, _, want := importRig(t, 200000)
 	srv, err := faults.StartServer()
 	if err != nil {

@@ -28,6 +28,7 @@ const mib = 1 << 20
 // connections than its idle pool.
 func TestLoad_ServeConcurrentPulls(t *testing.T) {
 	needLong(t, "40 s of concurrent pulls")
+	t.Parallel()
 	r := newRig(t)
 	r.faultTables(100000)
 	r.src.Exec(t, "CREATE TABLE mid (id INT PRIMARY KEY, v VARCHAR(100))",
@@ -147,6 +148,7 @@ func TestLoad_ServeConcurrentPulls(t *testing.T) {
 // small for it), with bf-dump's and bf-import's peak memory measured.
 func TestLoad_HugeRow(t *testing.T) {
 	needLong(t, "a private mariadbd and a 50 MB row")
+	t.Parallel()
 	srv, err := faults.StartServer("--max-allowed-packet=512M")
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +232,7 @@ func TestLoad_HugeRow(t *testing.T) {
 // the table (DESIGN principle 4: flat memory).
 func TestLoad_FiveMillionRows(t *testing.T) {
 	needLong(t, "5 million rows")
+	t.Parallel()
 	r := newRig(t)
 	ddl := "CREATE TABLE events (id INT PRIMARY KEY, user_id INT NOT NULL, kind VARCHAR(20) NOT NULL, payload VARCHAR(100), created_at DATETIME NOT NULL, KEY (user_id))"
 	type run struct {

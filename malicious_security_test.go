@@ -159,6 +159,7 @@ func world(t *testing.T, dst, other *testdb.DB) string {
 // imports nothing; and bf-import given the raw stream (as if it had come by
 // some other way) refuses it with nothing executed.
 func TestSecurity_MaliciousStreams(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	other := r.src
 	other.Exec(t, "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100))", "INSERT INTO users VALUES (5,'other@x.example')")
@@ -238,6 +239,7 @@ func TestSecurity_MaliciousStreams(t *testing.T) {
 // stream of a table the manifest does not list, even a valid one of a
 // table that exists locally, and imports none of the streams given.
 func TestSecurity_StreamNotInManifest(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.dst.Exec(t, "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100))", "CREATE TABLE victim (id INT PRIMARY KEY, email VARCHAR(100))",
 		"INSERT INTO users VALUES (7,'old@x.example')", "INSERT INTO victim VALUES (1,'keep@x.example')")
@@ -259,6 +261,7 @@ func TestSecurity_StreamNotInManifest(t *testing.T) {
 // inside its directory, and bf-import refuses the streams (no such local
 // table) with nothing imported.
 func TestSecurity_MaliciousManifest(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.dst.Exec(t, "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100))", "CREATE TABLE victim (id INT PRIMARY KEY, email VARCHAR(100))",
 		"INSERT INTO users VALUES (7,'old@x.example')", "INSERT INTO victim VALUES (1,'keep@x.example')")

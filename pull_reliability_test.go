@@ -93,6 +93,7 @@ func (r *rig) pullState() pullState {
 // no process of the pull left behind. Then a pull completes.
 func TestFault_PullInterrupted(t *testing.T) {
 	needLong(t, "ten pulls, each interrupted at another step")
+	t.Parallel()
 	rows := 150000
 	r := newRig(t)
 	r.faultTables(rows)

@@ -119,6 +119,7 @@ func (w *trxWatch) end(t *testing.T) {
 
 func TestSecurity_ProductionNeverWritten(t *testing.T) {
 	needLong(t, "starts a private mariadbd")
+	t.Parallel()
 	srv, err := faults.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -238,6 +239,7 @@ func TestSecurity_ProductionNeverWritten(t *testing.T) {
 // warns about it; the log holds the salt, and no dump stream does.
 func TestSecurity_GeneralLogRecordsTheSalt(t *testing.T) {
 	needLong(t, "starts a private mariadbd with the general log on")
+	t.Parallel()
 	logFile := t.TempDir() + "/general.log"
 	srv, err := faults.StartServer("--general-log=1", "--general-log-file="+logFile)
 	if err != nil {

@@ -132,6 +132,7 @@ func noSecretInFiles(t *testing.T, dir string, secrets ...string) int {
 // server's process list are watched; then it searches every output and
 // every file the tools wrote.
 func TestSecurity_TokenAndSaltNeverShown(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.faultTables(30000)
 	salt := "salt-" + randomHex(12)
@@ -234,6 +235,7 @@ func TestSecurity_TokenAndSaltNeverShown(t *testing.T) {
 // malformed DSN, a missing privilege, an unknown table. No output holds the
 // password, right or wrong.
 func TestSecurity_DSNPasswordNeverShown(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.faultTables(10)
 	admin := r.src.Server().Admin
