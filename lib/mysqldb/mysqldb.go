@@ -135,8 +135,15 @@ func Explain(err error) error {
 		switch me.Number {
 		case 1045:
 			return hint.Wrap(err, "check the user and password in the DSN")
-		case 1044, 1142, 1143:
+		case 1044, 1143:
 			return hint.Wrap(err, "the database user needs SELECT (and SHOW VIEW) on the database: GRANT SELECT, SHOW VIEW ON db.* TO user")
+		case 1142:
+			// "DELETE command denied ...": the command is in the message.
+			// Reading needs SELECT; bf-import writes the local tables.
+			if strings.HasPrefix(me.Message, "SELECT ") || strings.HasPrefix(me.Message, "SHOW VIEW ") {
+				return hint.Wrap(err, "the database user needs SELECT (and SHOW VIEW) on the database: GRANT SELECT, SHOW VIEW ON db.* TO user")
+			}
+			return hint.Wrap(err, "the database user lacks the privilege the message names; bf-import needs SELECT, INSERT, UPDATE, DELETE and ALTER on the local database: GRANT ALL ON db.* TO user")
 		case 1049:
 			return hint.Wrap(err, "check the database name in the DSN, or create the database first")
 		case 1146:
