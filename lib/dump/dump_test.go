@@ -721,7 +721,7 @@ note = { type = "fixed", value = "classified" }
 		"@bf_x1 is bound to exclude pattern 1 of sanitize.users.email",
 		"@bf_since is bound to the delta's since",
 		"SET @bf_salt = ?, @bf_x1 = ?, @bf_v2 = ?, @bf_since = ?;",
-		"SELECT `id`, CASE WHEN CONVERT(`email` USING utf8mb4) COLLATE utf8mb4_bin LIKE @bf_x1 ESCAPE '!' THEN ",
+		"SELECT `id`, CASE WHEN `email` COLLATE utf8mb4_bin LIKE @bf_x1 ESCAPE '!' THEN `email` COLLATE utf8mb4_bin ELSE ",
 		" FROM `users` WHERE (`created_at` >= CAST(@bf_since AS DATETIME(6)) OR `updated_at` >= CAST(@bf_since AS DATETIME(6)));",
 	} {
 		if !strings.Contains(got, want) {

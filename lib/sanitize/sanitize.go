@@ -280,11 +280,29 @@ func (b *builder) width() int64 { return b.c.MaxChars }
 
 // valueBytes is the original value as bytes for hashing: text converted to
 // utf8mb4 first, so that the same text hashes the same in any character set.
+// Text already in utf8mb4, utf8mb3 or ascii has those bytes: the per-row
+// conversion is skipped.
 func (b *builder) valueBytes() string {
+	if b.cat() == catText && utf8Bytes[strings.ToLower(b.c.Charset)] {
+		return "CAST(" + b.q() + " AS BINARY)"
+	}
 	if b.cat() == catText || (b.kind == sqltext.KindText && b.c.Charset != "") || b.kind == sqltext.KindEnum || b.kind == sqltext.KindSet {
 		return "CAST(CONVERT(" + b.q() + " USING utf8mb4) AS BINARY)"
 	}
 	return "CAST(" + b.q() + " AS BINARY)"
+}
+
+// utf8Bytes are the character sets whose bytes are already utf8mb4.
+var utf8Bytes = map[string]bool{"utf8mb4": true, "utf8mb3": true, "utf8": true, "ascii": true}
+
+// binText is the text column as utf8mb4 with an explicit utf8mb4_bin
+// collation: exact comparisons, and a collation that wins over a session
+// variable's in CASE and LIKE.
+func (b *builder) binText() string {
+	if b.cat() == catText && strings.EqualFold(b.c.Charset, "utf8mb4") {
+		return b.q() + " COLLATE utf8mb4_bin"
+	}
+	return "CONVERT(" + b.q() + " USING utf8mb4) COLLATE utf8mb4_bin"
 }
 
 // kept is the column itself where an exclude pattern keeps it. Text is
@@ -293,7 +311,7 @@ func (b *builder) valueBytes() string {
 // delivered are the same utf8mb4 the plain column would give.
 func (b *builder) kept() string {
 	if b.c.Charset != "" && b.c.Charset != "binary" && b.kind != sqltext.KindBinary {
-		return "CONVERT(" + b.q() + " USING utf8mb4) COLLATE utf8mb4_bin"
+		return b.binText()
 	}
 	return plain(b.c, b.kind)
 }
@@ -713,7 +731,7 @@ func (b *builder) match() (string, *config.Error) {
 	}
 	var lhs string
 	if b.c.Charset != "" && b.c.Charset != "binary" && b.kind != sqltext.KindBinary {
-		lhs = "CONVERT(" + b.q() + " USING utf8mb4) COLLATE utf8mb4_bin"
+		lhs = b.binText()
 	} else {
 		lhs = "CAST(" + b.q() + " AS BINARY)"
 	}
