@@ -181,6 +181,11 @@ func stream(ctx context.Context, q *query, fw *dumpfmt.Writer, flush func() erro
 	var n int64
 	for rs.Next() {
 		if err := rs.Scan(ptrs...); err != nil {
+			// database/sql closes the rows when the context ends: report
+			// why (the signal, the client gone), not "context canceled".
+			if ctx.Err() != nil {
+				return n, fmt.Errorf("dump %q: after %d rows: %w", table, n, context.Cause(ctx))
+			}
 			return n, fmt.Errorf("dump %q: read row %d: %w", table, n+1, err)
 		}
 		tuple = append(tuple[:0], '(')
