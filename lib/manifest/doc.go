@@ -7,9 +7,12 @@
 //
 //	version        int      always 1 for this format
 //	generated_at   string   the database server's clock when the snapshot was
-//	                        taken, RFC 3339 UTC with microseconds
-//	                        ("2026-11-25T12:00:00.123456Z"); a client stores it
-//	                        as the next delta pull's since
+//	                        taken, rounded down to the second, RFC 3339 UTC with
+//	                        microseconds ("2026-11-25T12:00:00.000000Z"); a
+//	                        client stores it as the next delta pull's since
+//	                        (rounded down so that a row written later in the
+//	                        same second into a column without fractional
+//	                        seconds is not missed)
 //	since          string   the --since / ?since= the manifest was made for,
 //	                        "" for a full pull
 //	server         object   {"flavor": "mariadb"|"mysql", "version": "10.11.19"}

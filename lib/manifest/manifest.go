@@ -128,8 +128,14 @@ func Build(ctx context.Context, db *sql.DB, database string, cfg *config.Config,
 	if err != nil {
 		return nil, err
 	}
+	// Rounded down to the second: generated_at becomes the next delta's
+	// since, and a row written later in this same second into a column
+	// without fractional seconds (TIMESTAMP, DATETIME) is stored as the
+	// whole second, which a since with microseconds would miss. Rows of
+	// the first part of the second come again in the next delta, which
+	// upserts them.
 	var now string
-	if err := conn.QueryRowContext(ctx, "SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')").Scan(&now); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%dT%H:%i:%s.000000Z')").Scan(&now); err != nil {
 		return nil, mysqldb.Explain(err)
 	}
 	s, err := schema.Load(ctx, conn, database)
