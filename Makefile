@@ -16,7 +16,7 @@ build:
 test: lint
 	$(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory demo
-	$(MAKE) --no-print-directory fuzz FUZZTIME=10000x
+	$(MAKE) --no-print-directory fuzz FUZZTIME=500x
 
 test-short:
 	$(GO) test -count=1 -short ./...
