@@ -71,26 +71,39 @@
 // roll back, but later, on the server's own time, and the AUTO_INCREMENT
 // repair could not run.)
 //
-// Why a transaction and not a staging table swapped in by RENAME TABLE: a
-// staging table loads into an empty table, which is faster when the local
-// table already has rows (measured below), but RENAME drags the other
-// tables' foreign keys and the table's triggers along to the renamed old
-// table (in MariaDB 10.11, after RENAME TABLE p TO p_old, p_new TO p, a
-// child's REFERENCES `p` reads REFERENCES `p_old`, and p's triggers belong
-// to p_old), CREATE TABLE ... LIKE copies no foreign keys, and the swap
-// takes DDL that commits implicitly. Rebuilding all of that by hand for
-// every table is where a loader loses data; the transaction keeps the
-// table, its keys, triggers and grants untouched, and the first import
-// into an empty table gets the staging table's speed anyway: MariaDB 10.6
-// and later load an empty table inside a transaction in bulk (sorted index
-// builds, one undo record, rollback by truncation) when unique_checks and
-// foreign_key_checks are off, which is why the loader skips the DELETE on
-// an empty table.
+// Why a transaction and not a staging table swapped in by RENAME TABLE:
+// the staging table is faster when the local table already holds rows
+// (replacing the generated million-row activity_log: 17-22 s wall and 13-14
+// s of server CPU for CREATE TABLE ... LIKE, load, RENAME, DROP, against
+// 33-37 s and 24-25 s for DELETE and load in one transaction), but RENAME
+// drags the other tables' foreign keys and the table's triggers along to
+// the renamed old table (MariaDB 10.11: after RENAME TABLE p TO p_old,
+// p_new TO p, a child's REFERENCES `p` reads REFERENCES `p_old`, and p's
+// triggers belong to p_old; drop p_old and the child references a table
+// that does not exist), CREATE TABLE ... LIKE copies no foreign keys (and
+// their names must be unique in the database), and the swap is DDL, which
+// commits implicitly. Rebuilding all of that by hand for every table is
+// where a loader loses data; the transaction leaves the table, its keys,
+// triggers and grants untouched. Loading into an empty table, the first
+// pull and the benchmark, costs the transaction nothing extra (no DELETE).
+//
+// MariaDB 10.6 and later switch a transaction that inserts into an empty
+// table with unique_checks and foreign_key_checks off to a "bulk insert"
+// that buffers and sorts the rows and builds the indexes at the end. On
+// the generated activity_log (rows in primary-key order, the default 128
+// MiB buffer pool) that path cost the server 40 s of CPU against 14-16 s
+// for plain inserts, by LOAD DATA and by INSERT alike; the loader keeps
+// InnoDB off it by running the first statement into an empty table with
+// unique_checks on (after it the table is no longer empty).
 //
 // Secondary-index deferral (dropping indexes before a big load and adding
 // them after) is not done: it is DDL, which commits the transaction and so
-// breaks all-or-nothing, and on MariaDB the bulk path above already builds
-// the indexes of an empty table by sorting.
+// breaks all-or-nothing.
+//
+// Loading one big table over several connections does not help either:
+// two transactions loading halves of activity_log took as long as one
+// (12.6 s against 12.2 s, 12.4 s of server CPU each way); they contend for
+// the same index pages. Parallelism is across tables.
 //
 // # LOAD DATA or SQL
 //
@@ -104,19 +117,16 @@
 // exact LOAD DATA spelling is executed as SQL instead, and because LOAD
 // DATA LOCAL turns data errors into warnings and skips duplicate keys, the
 // loader fails the import on any warning and on a stored row count that
-// differs from the statement's. The server parses the LOAD DATA text much
-// faster than the same rows as SQL literals; measured on the generated
-// schema (scripts/bench-import and BenchmarkImport), see the numbers below.
+// differs from the statement's. LOAD DATA wins, modestly: the whole
+// generated database (scale 1) by bf-import -j 2 into a private server
+// took 24-25 s wall and 16-18 s of server CPU by LOAD DATA against 27-29 s
+// and 20-21 s by INSERT; BenchmarkImport shows the same.
 //
-// # Measurements
+// # Memory
 //
-// On a 2-core machine shared with other work, MariaDB 10.11 with a 128 MiB
-// buffer pool, the million-row activity_log table of the generated schema
-// (bf-gen --scale 1), loaded into an empty table in one transaction with
-// both checks off, with the stock client: LOAD DATA of the rows 23-30 s,
-// the same rows as multi-row INSERTs (mysqldump's text) 42-71 s; into a
-// table that still holds its million rows, DELETE then INSERT in the same
-// transaction 104 s against 67 s for the empty table (the staging-table
-// case). The whole-database comparison with mysqldump, zstd | mariadb and
-// myloader is printed by scripts/bench-import.
+// A table in flight holds its zstd window (up to 8 MiB at bf-dump's
+// level), the current line (a statement, 4 MiB by default) and two
+// statement-sized batches: memory grows with Options.Parallel and the
+// statement size, not with the table. bf-import -j 2 peaked at 47 MB of
+// RSS for 66 thousand rows and 74 MB for 1.3 million.
 package load
