@@ -59,8 +59,8 @@ Environment:
     BACKFILL_CONFIG, BACKFILL_DSN, BACKFILL_ENV, APP_ENV
 
 Exit status:
-    0 success, 1 failure (nothing imported), 2 usage or configuration error,
-    130 interrupted (nothing imported)
+    0 success, 1 failure, 2 usage or configuration error, 130 interrupted;
+    after 1 or 130 the error says what was rolled back (normally everything)
 
 Example:
     $ bf-fetch all --dir dumps && bf-import dumps/*.sql.zst
