@@ -316,6 +316,45 @@ func TestImport_AllOrNothing(t *testing.T) {
 	}
 }
 
+// TestImport_CommitEach: when the server has too few free connections to
+// hold every table's transaction open, each table commits as it is loaded,
+// with a warning, and a later failure says which tables were committed.
+func TestImport_CommitEach(t *testing.T) {
+	restore := load.SetFreeConnections(3)
+	defer restore()
+	prod, local := testdb.New(t), testdb.New(t)
+	for _, d := range []*testdb.DB{prod, local} {
+		d.Exec(t, "CREATE TABLE a (id INT PRIMARY KEY)", "CREATE TABLE b (id INT PRIMARY KEY)", "CREATE TABLE c (id INT PRIMARY KEY)")
+	}
+	for _, tb := range []string{"a", "b", "c"} {
+		fillRows(t, prod, "INSERT INTO "+tb+" VALUES ", 10, func(i int) string { return fmt.Sprintf("(%d)", i) })
+	}
+	local.Exec(t, "INSERT INTO c VALUES (-3)")
+	cText := decompress(t, dumpTable(t, prod, "c", "", "", dumpfmt.Options{}))
+	sources := []load.Source{
+		src("a.sql.zst", dumpTable(t, prod, "a", "", "", dumpfmt.Options{})),
+		src("b.sql.zst", dumpTable(t, prod, "b", "", "", dumpfmt.Options{})),
+		src("c.sql.zst", compress(t, strings.Replace(cText, "rows=10", "rows=11", 1))),
+	}
+	var warnings []string
+	_, err := load.Import(t.Context(), local.DB, sources, load.Options{Parallel: 1,
+		Warnf: func(f string, args ...any) { warnings = append(warnings, fmt.Sprintf(f, args...)) }})
+	if !errors.Is(err, load.ErrPartial) || errors.Is(err, load.ErrRolledBack) {
+		t.Fatalf("Import() = %v, want ErrPartial", err)
+	}
+	if !strings.Contains(err.Error(), "the import is partial: committed `a`, `b`; 1 table rolled back") {
+		t.Errorf("error %q does not list the committed tables", err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "committing each table as it loads") {
+		t.Errorf("warnings = %q, want the per-table commit warning", warnings)
+	}
+	for table, want := range map[string]string{"a": "10 rows", "b": "10 rows", "c": "1 rows"} {
+		if got := checksum(t, local.DB, table); !strings.HasPrefix(got, want) {
+			t.Errorf("table %s = %s, want %s", table, got, want)
+		}
+	}
+}
+
 // TestImport_RollbackLinkedTables: a parent and its child are loaded and
 // waiting to commit when a third stream fails; both roll back and get their
 // AUTO_INCREMENT back (the repair must not wait on the other's open
