@@ -486,9 +486,20 @@ type EnvironmentError struct {
 
 func (e *EnvironmentError) Error() string {
 	if e.Environment == "" {
-		return fmt.Sprintf("no environment set; refusing to touch the local database (allowed: %s)", strings.Join(e.Allowed, ", "))
+		return fmt.Sprintf("no environment set; refusing to touch the local database (allowed: %s)", allowedList(e.Allowed))
 	}
-	return fmt.Sprintf("environment %q is not allowed to receive a pull (allowed: %s)", e.Environment, strings.Join(e.Allowed, ", "))
+	return fmt.Sprintf("environment %q is not allowed to receive a pull (allowed: %s)", e.Environment, allowedList(e.Allowed))
+}
+
+func allowedList(a []string) string {
+	if len(a) == 0 {
+		return "none: [client] allowed_environments is empty"
+	}
+	q := make([]string, len(a))
+	for i, s := range a {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
 }
 
 // Hints says how to get past the guard on purpose.

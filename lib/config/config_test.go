@@ -215,8 +215,8 @@ func TestCheckEnvironment(t *testing.T) {
 	}{
 		{"local", ""},
 		{"staging", ""},
-		{"production", `environment "production" is not allowed to receive a pull (allowed: local, staging)`},
-		{"", "no environment set; refusing to touch the local database (allowed: local, staging)"},
+		{"production", `environment "production" is not allowed to receive a pull (allowed: "local", "staging")`},
+		{"", `no environment set; refusing to touch the local database (allowed: "local", "staging")`},
 	} {
 		c.Environment = tt.env
 		err := c.CheckEnvironment()
@@ -227,5 +227,38 @@ func TestCheckEnvironment(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("CheckEnvironment(%q) = %q, want %q", tt.env, got, tt.want)
 		}
+	}
+}
+
+// TestCheckEnvironment_Edges: the cases bf-import's former copy of the
+// guard pinned (issue 7).
+func TestCheckEnvironment_Edges(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		env     string
+		allowed []string
+		ok      bool
+	}{
+		{"empty is never allowed", "", []string{"local", ""}, false},
+		{"case matters", "Local", []string{"local"}, false},
+		{"empty list allows nothing", "local", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Defaults()
+			c.Environment, c.Client.AllowedEnvironments = tt.env, tt.allowed
+			err := c.CheckEnvironment()
+			if (err == nil) != tt.ok {
+				t.Fatalf("CheckEnvironment(%q, %q) = %v, want ok=%v", tt.env, tt.allowed, err, tt.ok)
+			}
+			var ee *EnvironmentError
+			if err != nil && (!errors.As(err, &ee) || len(ee.Hints()) == 0) {
+				t.Errorf("CheckEnvironment() = %#v, want an *EnvironmentError with a hint", err)
+			}
+		})
+	}
+	c := Defaults()
+	c.Environment, c.Client.AllowedEnvironments = "local", nil
+	if got, want := c.CheckEnvironment().Error(), `environment "local" is not allowed to receive a pull (allowed: none: [client] allowed_environments is empty)`; got != want {
+		t.Errorf("empty list: %q, want %q", got, want)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/backfill/backfill/lib/cli"
 	"github.com/backfill/backfill/lib/config"
@@ -116,7 +115,7 @@ func Run(ctx context.Context, env cli.Env) error {
 		return err
 	}
 	// The guard comes before anything touches the database.
-	if err := CheckEnvironment(cfg); err != nil {
+	if err := cfg.CheckEnvironment(); err != nil {
 		return err
 	}
 	local := cfg.Client.DSN
@@ -188,54 +187,6 @@ func Run(ctx context.Context, env cli.Env) error {
 		}
 	}
 	return nil
-}
-
-// EnvironmentError is the guard's refusal: exit status 1.
-type EnvironmentError struct {
-	Environment string
-	Allowed     []string
-}
-
-func (e *EnvironmentError) Error() string {
-	if e.Environment == "" {
-		return fmt.Sprintf("no environment is set, and bf-import only writes to a database in an allowed environment (%s)", allowedList(e.Allowed))
-	}
-	return fmt.Sprintf("environment %q is not allowed to import; allowed_environments: %s", e.Environment, allowedList(e.Allowed))
-}
-
-// Hints says how to proceed.
-func (e *EnvironmentError) Hints() []string {
-	if e.Environment == "" {
-		return []string{"on a machine whose database may be overwritten, set BACKFILL_ENV (or APP_ENV), e.g. BACKFILL_ENV=local"}
-	}
-	return []string{"run the import where the local database may be overwritten, or add the environment to [client] allowed_environments in backfill.toml"}
-}
-
-// CheckEnvironment is the environment guard shared by every tool that
-// writes to the local database: the environment ($BACKFILL_ENV, else
-// $APP_ENV) must be one of [client] allowed_environments. An empty
-// environment is never allowed.
-func CheckEnvironment(cfg *config.Config) error {
-	env := cfg.Environment
-	if env != "" {
-		for _, a := range cfg.Client.AllowedEnvironments {
-			if a == env {
-				return nil
-			}
-		}
-	}
-	return &EnvironmentError{Environment: env, Allowed: cfg.Client.AllowedEnvironments}
-}
-
-func allowedList(a []string) string {
-	if len(a) == 0 {
-		return "none (allowed_environments is empty)"
-	}
-	q := make([]string, len(a))
-	for i, s := range a {
-		q[i] = strconv.Quote(s)
-	}
-	return strings.Join(q, ", ")
 }
 
 func readManifest(path string, stdin io.Reader) (*manifest.Manifest, error) {

@@ -7,38 +7,7 @@ import (
 	"testing"
 
 	"github.com/backfill/backfill/lib/cli"
-	"github.com/backfill/backfill/lib/config"
 )
-
-func TestCheckEnvironment(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     string
-		allowed []string
-		ok      bool
-	}{
-		{"allowed", "local", []string{"local", "staging"}, true},
-		{"second allowed", "staging", []string{"local", "staging"}, true},
-		{"production", "production", []string{"local", "staging"}, false},
-		{"empty is never allowed", "", []string{"local", ""}, false},
-		{"case matters", "Local", []string{"local"}, false},
-		{"empty list allows nothing", "local", nil, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg := config.Defaults()
-			cfg.Environment, cfg.Client.AllowedEnvironments = tt.env, tt.allowed
-			err := CheckEnvironment(&cfg)
-			if (err == nil) != tt.ok {
-				t.Fatalf("CheckEnvironment(%q, %q) = %v, want ok=%v", tt.env, tt.allowed, err, tt.ok)
-			}
-			var ee *EnvironmentError
-			if err != nil && (!errors.As(err, &ee) || len(cli.Hints(err)) == 0) {
-				t.Errorf("CheckEnvironment() = %#v, want an *EnvironmentError with a hint", err)
-			}
-		})
-	}
-}
 
 // TestRun_Usage: usage errors are found before the configuration, the
 // guard or the database (exit status 2, no database needed).
