@@ -129,6 +129,29 @@ func Run(prog string, env Env, run func(ctx context.Context, env Env) error) int
 	return report(prog, env.Stderr, ctx, err)
 }
 
+// ExitCode is the exit status an error returned by a program's run maps
+// to: 0 for nil, 2 for a *UsageError or a ConfigError, 130 for an
+// interruption, an *ExitError's own code, 1 for everything else. Run adds
+// one case: any failure after a signal arrived is 130.
+func ExitCode(err error) int {
+	var ee *ExitError
+	var ue *UsageError
+	var ce ConfigError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, ErrSilent):
+		return ExitFailure
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.As(err, &ue), errors.As(err, &ce):
+		return ExitUsage
+	case errors.Is(err, ErrInterrupted):
+		return ExitInterrupted
+	}
+	return ExitFailure
+}
+
 func report(prog string, stderr io.Writer, ctx context.Context, err error) int {
 	if err == nil {
 		if context.Cause(ctx) != nil && errors.Is(context.Cause(ctx), ErrInterrupted) {
@@ -143,17 +166,12 @@ func report(prog string, stderr io.Writer, ctx context.Context, err error) int {
 	if errors.As(err, &ee) {
 		return ee.Code
 	}
-	code := ExitFailure
-	var ue *UsageError
-	var ce ConfigError
-	switch {
-	case errors.As(err, &ue):
-		code = ExitUsage
-	case errors.As(err, &ce):
-		code = ExitUsage
-	case errors.Is(context.Cause(ctx), ErrInterrupted) || errors.Is(err, ErrInterrupted):
+	code := ExitCode(err)
+	if code == ExitFailure && errors.Is(context.Cause(ctx), ErrInterrupted) {
 		code = ExitInterrupted
 	}
+	var ue *UsageError
+	errors.As(err, &ue)
 	msg := err.Error()
 	if code == ExitInterrupted && !strings.Contains(msg, "interrupted") {
 		msg = "interrupted: " + msg

@@ -118,17 +118,9 @@ func Run(ctx context.Context, env cli.Env) error {
 	if err != nil {
 		return err
 	}
-	source := cfg.Source.DSN
-	if dsn != "" {
-		source = dsn
-	}
-	if source == "" {
-		return &cli.UsageError{Msg: "no source database",
-			Hints: []string{"pass --dsn, set BACKFILL_SOURCE_DSN, or set [source] dsn in backfill.toml"}}
-	}
-	database, err := mysqldb.Database(source)
+	source, database, err := cfg.SourceDSN(dsn)
 	if err != nil {
-		return &cli.UsageError{Msg: err.Error()}
+		return err
 	}
 	db, err := mysqldb.Open(source)
 	if err != nil {

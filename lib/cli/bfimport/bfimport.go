@@ -118,15 +118,9 @@ func Run(ctx context.Context, env cli.Env) error {
 	if err := cfg.CheckEnvironment(); err != nil {
 		return err
 	}
-	local := cfg.Client.DSN
-	if *dsn != "" {
-		local = *dsn
-	}
-	if local == "" {
-		return &cli.UsageError{Msg: "no local database", Hints: []string{"pass --dsn, set BACKFILL_DSN, or set [client] dsn in backfill.toml"}}
-	}
-	if _, err := mysqldb.Database(local); err != nil {
-		return &cli.UsageError{Msg: err.Error()}
+	local, _, err := cfg.LocalDSN(*dsn)
+	if err != nil {
+		return err
 	}
 	parallel := cfg.Client.Parallel
 	if *jobs > 0 {

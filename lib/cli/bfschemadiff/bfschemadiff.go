@@ -108,16 +108,9 @@ func run(ctx context.Context, env cli.Env) error {
 	if err != nil {
 		return err
 	}
-	local := cfg.Client.DSN
-	if *dsn != "" {
-		local = *dsn
-	}
-	if local == "" {
-		return &cli.UsageError{Msg: "no local database", Hints: []string{"pass --dsn, set BACKFILL_DSN, or set [client] dsn in backfill.toml"}}
-	}
-	database, err := mysqldb.Database(local)
+	local, database, err := cfg.LocalDSN(*dsn)
 	if err != nil {
-		return &cli.UsageError{Msg: err.Error()}
+		return err
 	}
 
 	m, err := readManifest(*manifestPath, env.Stdin)

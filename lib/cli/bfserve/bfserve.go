@@ -99,20 +99,13 @@ func Run(ctx context.Context, env cli.Env) error {
 	if err := httpapi.CheckTokens(cfg); err != nil {
 		return err
 	}
-	source := cfg.Source.DSN
-	if *dsn != "" {
-		source = *dsn
-	}
-	if source == "" {
-		return &cli.UsageError{Msg: "no source database", Hints: []string{"pass --dsn, set BACKFILL_SOURCE_DSN, or set [source] dsn in backfill.toml"}}
+	source, database, err := cfg.SourceDSN(*dsn)
+	if err != nil {
+		return err
 	}
 	dbcfg, err := mysqldb.Config(source)
 	if err != nil {
-		return &cli.UsageError{Msg: err.Error()}
-	}
-	database, err := mysqldb.Database(source)
-	if err != nil {
-		return &cli.UsageError{Msg: err.Error()}
+		return err
 	}
 	tlsConfig, err := loadTLS(cfg)
 	if err != nil {
