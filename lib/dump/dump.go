@@ -12,6 +12,7 @@ import (
 
 	"github.com/backfill/backfill/lib/config"
 	"github.com/backfill/backfill/lib/dumpfmt"
+	"github.com/backfill/backfill/lib/internal/hint"
 	"github.com/backfill/backfill/lib/manifest"
 	"github.com/backfill/backfill/lib/mysqldb"
 	"github.com/backfill/backfill/lib/sanitize"
@@ -246,11 +247,10 @@ func checkWidth(table string, c *sanitize.Column, v []byte, row int64) error {
 	if n <= c.MaxLen {
 		return nil
 	}
-	return &hinted{
-		err: fmt.Errorf("dump %q: row %d: the %s value derived from the key for UNIQUE column %q is %d %s, but the column holds %d",
+	return hint.Wrap(
+		fmt.Errorf("dump %q: row %d: the %s value derived from the key for UNIQUE column %q is %d %s, but the column holds %d",
 			table, row, c.Rule.Type, c.Name, n, unit, c.MaxLen),
-		hints: []string{fmt.Sprintf("widen the column, or give %s a \"sql\" rule that fits", c.Key)},
-	}
+		fmt.Sprintf("widen the column, or give %s a \"sql\" rule that fits", c.Key))
 }
 
 // query is a prepared dump: the pinned snapshot connection, the plan and
@@ -446,8 +446,8 @@ func (q *query) queryError(err error) error {
 			}
 		}
 		if len(keys) > 0 {
-			return &hinted{err: fmt.Errorf("dump %q: %w", table, err),
-				hints: []string{"check the expr of " + strings.Join(keys, ", ") + " in backfill.toml"}}
+			return hint.Wrap(fmt.Errorf("dump %q: %w", table, err),
+				"check the expr of "+strings.Join(keys, ", ")+" in backfill.toml")
 		}
 	}
 	return fmt.Errorf("dump %q: %w", table, err)
@@ -517,13 +517,3 @@ type tagged struct {
 func (t *tagged) Error() string   { return t.err.Error() }
 func (t *tagged) Unwrap() []error { return []error{t.err, t.kind} }
 func (t *tagged) Hints() []string { return t.hints }
-
-// hinted is an error with hints, which lib/cli prints on their own lines.
-type hinted struct {
-	err   error
-	hints []string
-}
-
-func (h *hinted) Error() string   { return h.err.Error() }
-func (h *hinted) Unwrap() error   { return h.err }
-func (h *hinted) Hints() []string { return h.hints }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/backfill/backfill/lib/dumpfmt"
+	"github.com/backfill/backfill/lib/internal/hint"
 	"github.com/backfill/backfill/lib/manifest"
 	"github.com/backfill/backfill/lib/mysqldb"
 	"github.com/backfill/backfill/lib/schema"
@@ -179,11 +180,11 @@ func Import(ctx context.Context, db *sql.DB, sources []Source, o Options) (*Resu
 	for _, j := range jobs {
 		t, err := local.Lookup(j.header.Table)
 		if err != nil {
-			return nil, rolledBack(&StreamError{Source: j.src.Name, Table: j.header.Table, Err: withHint(err, "create the table (run your migrations); bf-schemadiff compares the schemas")}, 0)
+			return nil, rolledBack(&StreamError{Source: j.src.Name, Table: j.header.Table, Err: hint.Wrap(err, "create the table (run your migrations); bf-schemadiff compares the schemas")}, 0)
 		}
 		j.table = t
 		if j.action == "upserted" && len(t.PrimaryKey) == 0 && len(t.UniqueKeys) == 0 {
-			return nil, rolledBack(&StreamError{Source: j.src.Name, Table: t.Name, Err: withHint(
+			return nil, rolledBack(&StreamError{Source: j.src.Name, Table: t.Name, Err: hint.Wrap(
 				fmt.Errorf("delta stream for table %q, which has no primary or unique key to upsert by", t.Name),
 				"import a full dump of the table (bf-fetch dump "+t.Name+" without --since), or give the table a primary key")}, 0)
 		}
@@ -201,7 +202,7 @@ func Import(ctx context.Context, db *sql.DB, sources []Source, o Options) (*Resu
 		useLoadData = srv.localInfile
 	case MethodLoadData:
 		if !srv.localInfile {
-			return nil, rolledBack(withHint(errors.New("the server refuses LOAD DATA LOCAL INFILE (local_infile is OFF)"),
+			return nil, rolledBack(hint.Wrap(errors.New("the server refuses LOAD DATA LOCAL INFILE (local_infile is OFF)"),
 				"use --method insert, or SET GLOBAL local_infile = 1 on the local server"), 0)
 		}
 		useLoadData = true
@@ -286,7 +287,7 @@ func (j *job) checkHeader(o Options, before []*job) error {
 	}
 	if o.Manifest != nil {
 		if _, ok := o.Manifest.Table(h.Table); !ok {
-			return &StreamError{Source: j.src.Name, Table: h.Table, Err: withHint(
+			return &StreamError{Source: j.src.Name, Table: h.Table, Err: hint.Wrap(
 				fmt.Errorf("table %q is not in the manifest of database %q", h.Table, o.Manifest.Database),
 				"import only the streams of that manifest's tables, or drop --manifest")}
 		}
@@ -297,7 +298,7 @@ func (j *job) checkHeader(o Options, before []*job) error {
 	case o.Mode == dumpfmt.ModeDelta:
 		j.action = "upserted"
 	default:
-		return &StreamError{Source: j.src.Name, Table: h.Table, Err: withHint(
+		return &StreamError{Source: j.src.Name, Table: h.Table, Err: hint.Wrap(
 			fmt.Errorf("a delta stream (rows changed since %s) in a full import would replace table %q with those rows alone", h.Since, h.Table),
 			"use --mode delta to upsert it")}
 	}
@@ -409,18 +410,6 @@ func quoteAll(s []string) []string {
 	}
 	return out
 }
-
-// hinted carries "what to do next" lines; lib/cli prints them as hints.
-type hinted struct {
-	err   error
-	hints []string
-}
-
-func (h *hinted) Error() string   { return h.err.Error() }
-func (h *hinted) Unwrap() error   { return h.err }
-func (h *hinted) Hints() []string { return h.hints }
-
-func withHint(err error, hints ...string) error { return &hinted{err: err, hints: hints} }
 
 // run is one import in progress.
 type run struct {

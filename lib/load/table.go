@@ -16,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/backfill/backfill/lib/dumpfmt"
+	"github.com/backfill/backfill/lib/internal/hint"
 	"github.com/backfill/backfill/lib/mysqldb"
 	"github.com/backfill/backfill/lib/schema"
 	"github.com/backfill/backfill/lib/sqltext"
@@ -139,10 +140,10 @@ func (t *tableLoad) prepare(columns []string) error {
 	for i, name := range columns {
 		c, err := t.j.table.LookupColumn(name)
 		if err != nil {
-			return withHint(err, "the local schema differs from the dump's: bf-schemadiff shows how")
+			return hint.Wrap(err, "the local schema differs from the dump's: bf-schemadiff shows how")
 		}
 		if c.Generated {
-			return withHint(fmt.Errorf("column %q of table %q is generated locally, but the stream has values for it", name, t.name()),
+			return hint.Wrap(fmt.Errorf("column %q of table %q is generated locally, but the stream has values for it", name, t.name()),
 				"the local schema differs from the dump's: bf-schemadiff shows how")
 		}
 		t.cols[i] = c
