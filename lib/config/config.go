@@ -69,7 +69,7 @@ type Server struct {
 	Unreviewed         string   `toml:"unreviewed"`
 	DumpTimeout        Duration `toml:"dump_timeout"`
 	ShutdownTimeout    Duration `toml:"shutdown_timeout"`
-	Level              int      `toml:"level"` // zstd level of dumps; 0 = the format's default
+	Level              int      `toml:"level"` // zstd level of dumps; 0 = dumpfmt.DefaultLevel (1)
 }
 
 // Client is the [client] section.

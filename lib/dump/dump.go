@@ -47,7 +47,8 @@ type Options struct {
 	Table string // required
 	// Since, an RFC 3339 time, asks for a delta; "" dumps everything.
 	Since string
-	// Level is the zstd level; 0 takes [server] level, else DefaultLevel.
+	// Level is the zstd level; 0 takes [server] level, else
+	// dumpfmt.DefaultLevel.
 	Level int
 	// ChunkRows is the most rows per INSERT; 0 takes [server] chunk_size.
 	ChunkRows int
@@ -95,15 +96,6 @@ type Result struct {
 	Sanitized   []string // the columns projected through a rule
 	Elapsed     time.Duration
 }
-
-// DefaultLevel is the zstd level of a dump when neither the caller nor
-// [server] level sets one. The producer runs on the production host (or its
-// replica), where CPU is what matters: measured on the generated
-// activity_log (a million rows, sanitized), level 1 costs about a fifth less
-// CPU than level 3 and 18 MB less memory, for a stream within 0.1 % of the
-// same size; higher levels are for slow links, set with --level or
-// [server] level.
-const DefaultLevel = 1
 
 // flushEvery is how often the stream is pushed to the consumer.
 const flushEvery = time.Second
@@ -406,9 +398,6 @@ func prepare(ctx context.Context, src Source, o Options) (*query, error) {
 	q.level = o.Level
 	if q.level == 0 {
 		q.level = cfg.Server.Level
-	}
-	if q.level == 0 {
-		q.level = DefaultLevel
 	}
 	q.chunk = o.ChunkRows
 	if q.chunk == 0 {
