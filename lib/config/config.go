@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -352,9 +354,9 @@ func (c *Config) Validate() error {
 	if c.Client.LocalCacheHours < 0 {
 		add("client.local_cache_hours", "must not be negative")
 	}
-	for _, t := range sortedKeys(c.Sanitize) {
+	for _, t := range slices.Sorted(maps.Keys(c.Sanitize)) {
 		cols := c.Sanitize[t]
-		for _, col := range sortedKeys(cols) {
+		for _, col := range slices.Sorted(maps.Keys(cols)) {
 			r := cols[col]
 			key := "sanitize." + t + "." + col
 			switch r.Type {
@@ -391,7 +393,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	for _, t := range sortedKeys(c.Limits) {
+	for _, t := range slices.Sorted(maps.Keys(c.Limits)) {
 		l := c.Limits[t]
 		key := "limits." + t
 		if l.MaxRows < 0 {
@@ -466,15 +468,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // EnvironmentError is the environment guard's refusal: the current

@@ -3,8 +3,9 @@ package sanitize
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -87,7 +88,7 @@ func Compile(cfg *config.Config, t *schema.Table) (*Plan, error) {
 	p := &Plan{Table: t}
 	rules := cfg.Sanitize[t.Name]
 	var es config.Errors
-	for _, name := range sortedKeys(rules) {
+	for _, name := range slices.Sorted(maps.Keys(rules)) {
 		key := "sanitize." + t.Name + "." + name
 		c, ok := t.Column(name)
 		switch {
@@ -813,15 +814,6 @@ func quoteList(words []string) string {
 		q[i] = "'" + w + "'"
 	}
 	return strings.Join(q, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // 32 first names, 32 last names and 16 street names: the output pools of

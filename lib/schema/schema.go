@@ -12,6 +12,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -298,13 +300,13 @@ func (t *Table) IsUnique(col string) bool {
 // configuration file's line (exit status 2).
 func (s *Schema) CheckConfig(c *config.Config) error {
 	var es config.Errors
-	for _, tn := range sortedKeys(c.Sanitize) {
+	for _, tn := range slices.Sorted(maps.Keys(c.Sanitize)) {
 		t, ok := s.byName[tn]
 		if !ok {
 			es = append(es, c.Errorf("sanitize."+tn, "table %q does not exist in database %q", tn, s.Database))
 			continue
 		}
-		for _, cn := range sortedKeys(c.Sanitize[tn]) {
+		for _, cn := range slices.Sorted(maps.Keys(c.Sanitize[tn])) {
 			key := "sanitize." + tn + "." + cn
 			col, ok := t.byName[cn]
 			if !ok {
@@ -319,7 +321,7 @@ func (s *Schema) CheckConfig(c *config.Config) error {
 			}
 		}
 	}
-	for _, tn := range sortedKeys(c.Limits) {
+	for _, tn := range slices.Sorted(maps.Keys(c.Limits)) {
 		t, ok := s.byName[tn]
 		if !ok {
 			es = append(es, c.Errorf("limits."+tn, "table %q does not exist in database %q", tn, s.Database))
@@ -335,13 +337,4 @@ func (s *Schema) CheckConfig(c *config.Config) error {
 		return es
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

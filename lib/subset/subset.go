@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -91,7 +93,7 @@ func New(s *schema.Schema, cfg *config.Config) (*Resolver, error) {
 
 func (r *Resolver) checkLimits(cfg *config.Config) error {
 	var es config.Errors
-	for _, name := range sortedKeys(cfg.Limits) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Limits)) {
 		l := cfg.Limits[name]
 		key := "limits." + name
 		n, ok := r.byName[name]
@@ -310,16 +312,3 @@ func (r *Resolver) cteName(kind string, i int) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
