@@ -3,6 +3,7 @@ package dump
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -154,32 +155,59 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (Result, err
 	return res, nil
 }
 
-// stream runs the SELECT and writes every row.
+// stream runs the SELECT and writes every row. It reads the driver's rows
+// directly (sql.Conn.Raw): database/sql's Scan would convert every value
+// once more (integers and floats back to text, through an allocation each),
+// a fifth of the client's CPU on a million-row table.
 func stream(ctx context.Context, q *query, fw *dumpfmt.Writer, flush func() error) (int64, error) {
+	var n int64
+	err := q.conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("dump %q: the database driver %T cannot run queries", q.plan.Table.Name, dc)
+		}
+		rows, err := qc.QueryContext(ctx, q.sel, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("dump %q: %w", q.plan.Table.Name, context.Cause(ctx))
+			}
+			return q.queryError(err)
+		}
+		var rerr error
+		n, rerr = streamRows(ctx, q, rows, fw, flush)
+		if cerr := rows.Close(); rerr == nil && cerr != nil {
+			rerr = fmt.Errorf("dump %q: %w", q.plan.Table.Name, mysqldb.Explain(cerr))
+		}
+		return rerr
+	})
+	return n, err
+}
+
+// streamRows writes every row of rows.
+func streamRows(ctx context.Context, q *query, rows driver.Rows, fw *dumpfmt.Writer, flush func() error) (int64, error) {
 	table := q.plan.Table.Name
-	rs, err := q.conn.QueryContext(ctx, q.sel)
-	if err != nil {
-		return 0, q.queryError(err)
-	}
-	defer rs.Close()
 	cols := q.plan.Columns
 	kinds := q.plan.Kinds()
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
+	if got := len(rows.Columns()); got != len(cols) {
+		return 0, fmt.Errorf("dump %q: the SELECT returned %d columns, want %d", table, got, len(cols))
 	}
+	vals := make([]driver.Value, len(cols))
 	tuple := make([]byte, 0, 64<<10)
+	var scratch []byte
 	last := time.Now()
 	var n int64
-	for rs.Next() {
-		if err := rs.Scan(ptrs...); err != nil {
-			// database/sql closes the rows when the context ends: report
-			// why (the signal, the client gone), not "context canceled".
+	for {
+		if err := rows.Next(vals); err != nil {
+			if err == io.EOF {
+				return n, nil
+			}
+			// The driver closes the connection when the context ends:
+			// report why (the signal, the client gone), not the broken
+			// connection.
 			if ctx.Err() != nil {
 				return n, fmt.Errorf("dump %q: after %d rows: %w", table, n, context.Cause(ctx))
 			}
-			return n, fmt.Errorf("dump %q: read row %d: %w", table, n+1, err)
+			return n, fmt.Errorf("dump %q: read row %d: %w", table, n+1, mysqldb.Explain(err))
 		}
 		tuple = append(tuple[:0], '(')
 		for i, v := range vals {
@@ -191,7 +219,10 @@ func stream(ctx context.Context, q *query, fw *dumpfmt.Writer, flush func() erro
 					return n, err
 				}
 			}
-			tuple = sqltext.AppendLiteral(tuple, kinds[i], v)
+			var err error
+			if tuple, scratch, err = sqltext.AppendValue(tuple, scratch, kinds[i], v); err != nil {
+				return n, fmt.Errorf("dump %q: row %d, column %q: %w", table, n+1, cols[i].Name, err)
+			}
 		}
 		tuple = append(tuple, ')')
 		if err := fw.WriteRow(tuple); err != nil {
@@ -216,20 +247,14 @@ func stream(ctx context.Context, q *query, fw *dumpfmt.Writer, flush func() erro
 			}
 		}
 	}
-	if err := rs.Err(); err != nil {
-		if ctx.Err() != nil {
-			return n, fmt.Errorf("dump %q: after %d rows: %w", table, n, context.Cause(ctx))
-		}
-		return n, fmt.Errorf("dump %q: read row %d: %w", table, n+1, mysqldb.Explain(err))
-	}
-	if err := rs.Close(); err != nil {
-		return n, fmt.Errorf("dump %q: %w", table, mysqldb.Explain(err))
-	}
-	return n, nil
 }
 
 // checkWidth fails a key-derived value that does not fit its column.
-func checkWidth(table string, c *sanitize.Column, v []byte, row int64) error {
+func checkWidth(table string, c *sanitize.Column, dv driver.Value, row int64) error {
+	v, ok := dv.([]byte)
+	if !ok {
+		return nil // a number: not text derived from the key
+	}
 	n := int64(len(v))
 	unit := "bytes"
 	if !c.Bytes {

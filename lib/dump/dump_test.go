@@ -18,6 +18,7 @@ import (
 	"github.com/backfill/backfill/lib/fixture"
 	"github.com/backfill/backfill/lib/manifest"
 	"github.com/backfill/backfill/lib/mysqldb"
+	"github.com/backfill/backfill/lib/sanitize"
 	"github.com/backfill/backfill/lib/schema"
 	"github.com/backfill/backfill/lib/sqltext"
 	"github.com/backfill/backfill/lib/testdb"
@@ -141,6 +142,10 @@ func checkMasked(t *testing.T, src, dst *testdb.DB, s *schema.Schema, cfg *confi
 					}
 				case bytes.Equal(a, b) && excluded(r, a):
 					kept++
+				case bytes.Equal(a, b) && sanitize.Picks(r.Type, string(a)):
+					// A real name that is on the type's list comes out
+					// unchanged 1 time in 32: a coincidence of H.
+					masked++
 				case bytes.Equal(a, b):
 					t.Errorf("%s.%s: original value %q was dumped", table, col, a)
 				case excluded(r, a):
@@ -720,7 +725,7 @@ note = { type = "fixed", value = "classified" }
 		"@bf_salt is bound to [server] salt",
 		"@bf_x1 is bound to exclude pattern 1 of sanitize.users.email",
 		"@bf_since is bound to the delta's since",
-		"SET @bf_salt = ?, @bf_x1 = ?, @bf_v2 = ?, @bf_since = ?;",
+		"SET @bf_salt = CAST(? AS BINARY), @bf_x1 = ?, @bf_v2 = ?, @bf_since = ?;",
 		"SELECT `id`, CASE WHEN `email` COLLATE utf8mb4_bin LIKE @bf_x1 ESCAPE '!' THEN `email` COLLATE utf8mb4_bin ELSE ",
 		" FROM `users` WHERE (`created_at` >= CAST(@bf_since AS DATETIME(6)) OR `updated_at` >= CAST(@bf_since AS DATETIME(6)));",
 	} {

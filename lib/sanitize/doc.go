@@ -34,7 +34,9 @@
 //
 // Text outputs longer than the column are cut to W characters (LEFT), so a
 // value always fits; the hash needs 60 characters and is refused on a
-// narrower column.
+// narrower column. "name" picks from 32 first and 32 last names, so a real
+// name on those lists can come out unchanged (1 time in 32 per part): a
+// coincidence of H, which reveals nothing about the row ([Picks]).
 //
 // # Determinism
 //
@@ -43,7 +45,8 @@
 //
 //	H = SHA2(CONCAT(@bf_salt, ':email:', <value as bytes>), 256)
 //
-// and the output is built from slices of H. The same input therefore gives
+// and the output is built from slices of H (text) or from bits of CRC32(H)
+// (numbers, picks from a list of names). The same input therefore gives
 // the same output in every table and every pull, so joins on non-key
 // columns and delta pulls stay consistent; rotating the salt re-keys every
 // value. Text values are converted to utf8mb4 before hashing, so the same

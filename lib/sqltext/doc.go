@@ -15,7 +15,9 @@
 //	SET time_zone='+00:00', sql_mode='<SQLMode>';
 //
 // the literal stores the same value, byte for byte, into a column of the same
-// type. The literal forms are:
+// type. [AppendValue] is the same encoder for the values the driver's rows
+// hold before database/sql converts them (int64, uint64, float64, float32,
+// []byte, nil), which is how lib/dump reads. The literal forms are:
 //
 //	NULL                      SQL NULL (v == nil)
 //	-12  3.25  1.5e-07        numbers: integer, unsigned, decimal, float, double and year

@@ -216,22 +216,46 @@ var escapes = [256]byte{
 	0x1a: 'Z',
 }
 
+// nonASCII marks, in firstPass, a byte that starts UTF-8 validation.
+const nonASCII = 1
+
+// firstPass is escapes plus nonASCII for every byte from 0x80: the table
+// appendString scans with until it meets the first non-ASCII byte.
+var firstPass = func() [256]byte {
+	t := escapes
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = nonASCII
+	}
+	return t
+}()
+
 // appendString writes v as a quoted string with the six escapes, or as X'..'
 // when v is not valid UTF-8 (a quoted string must not carry broken UTF-8 into
-// a stream that promises to be UTF-8 text).
+// a stream that promises to be UTF-8 text). One pass finds the escapes;
+// validation runs once, from the first non-ASCII byte on (in valid UTF-8 no
+// escaped byte occurs inside a multi-byte sequence, so the scan for escapes
+// goes on unchanged).
 func appendString(dst, v []byte) []byte {
-	if !utf8.Valid(v) {
-		return appendHex(dst, v)
-	}
+	n := len(dst)
 	dst = slices.Grow(dst, len(v)+2)
 	dst = append(dst, '\'')
+	table := &firstPass
 	start := 0
 	for i, c := range v {
-		if e := escapes[c]; e != 0 {
-			dst = append(dst, v[start:i]...)
-			dst = append(dst, '\\', e)
-			start = i + 1
+		e := table[c]
+		if e == 0 {
+			continue
 		}
+		if e == nonASCII {
+			if !utf8.Valid(v[i:]) {
+				return appendHex(dst[:n], v)
+			}
+			table = &escapes
+			continue
+		}
+		dst = append(dst, v[start:i]...)
+		dst = append(dst, '\\', e)
+		start = i + 1
 	}
 	dst = append(dst, v[start:]...)
 	return append(dst, '\'')

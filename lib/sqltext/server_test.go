@@ -2,9 +2,11 @@ package sqltext_test
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -436,6 +438,10 @@ type readMode struct {
 	binary bool
 	// castFloat projects FLOAT columns as CAST(c AS DOUBLE), the exact value.
 	castFloat bool
+	// driverRows reads the driver's rows directly (sql.Conn.Raw) and
+	// encodes with AppendValue, as lib/dump does, instead of database/sql's
+	// RawBytes and AppendLiteral. Text protocol only.
+	driverRows bool
 }
 
 type colInfo struct {
@@ -493,11 +499,43 @@ func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error 
 	}
 	sel.WriteString(" ORDER BY id")
 
-	rows, err := db.QueryContext(ctx, sel.String(), args...)
-	if err != nil {
-		t.Fatal(err)
+	var next func() bool
+	var tuple func(dst []byte) []byte
+	if mode.driverRows {
+		next, tuple = driverRowsOf(t, db, sel.String(), cols)
+	} else {
+		rows, err := db.QueryContext(ctx, sel.String(), args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		raw := make([]sql.RawBytes, len(cols))
+		dest := make([]any, len(cols))
+		for i := range raw {
+			dest[i] = &raw[i]
+		}
+		next = func() bool {
+			if !rows.Next() {
+				if err := rows.Err(); err != nil {
+					t.Fatal(err)
+				}
+				return false
+			}
+			if err := rows.Scan(dest...); err != nil {
+				t.Fatal(err)
+			}
+			return true
+		}
+		tuple = func(dst []byte) []byte {
+			for i, c := range cols {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = sqltext.AppendLiteral(dst, c.kind, raw[i])
+			}
+			return dst
+		}
 	}
-	defer rows.Close()
 
 	load, err := db.Conn(ctx)
 	if err != nil {
@@ -510,11 +548,6 @@ func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error 
 		}
 	}
 
-	raw := make([]sql.RawBytes, len(cols))
-	dest := make([]any, len(cols))
-	for i := range raw {
-		dest[i] = &raw[i]
-	}
 	prefix := []byte("INSERT INTO `copy` VALUES ")
 	stmt := append([]byte(nil), prefix...)
 	n := 0
@@ -526,20 +559,12 @@ func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error 
 		stmt, n = append(stmt[:0], prefix...), 0
 		return err
 	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			t.Fatal(err)
-		}
+	for next() {
 		if n > 0 {
 			stmt = append(stmt, ',')
 		}
 		stmt = append(stmt, '(')
-		for i, c := range cols {
-			if i > 0 {
-				stmt = append(stmt, ',')
-			}
-			stmt = sqltext.AppendLiteral(stmt, c.kind, raw[i])
-		}
+		stmt = tuple(stmt)
 		stmt = append(stmt, ')')
 		if n++; n == 100 {
 			if err := flush(); err != nil {
@@ -547,10 +572,55 @@ func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error 
 			}
 		}
 	}
-	if err := rows.Err(); err != nil {
+	return flush()
+}
+
+// driverRowsOf runs query on a connection of its own and reads the driver's
+// rows directly, the way lib/dump does; tuple encodes the current row with
+// AppendValue. The connection closes when the test ends.
+func driverRowsOf(t *testing.T, db *testdb.DB, query string, cols []colInfo) (next func() bool, tuple func([]byte) []byte) {
+	t.Helper()
+	conn, err := db.Conn(t.Context())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return flush()
+	t.Cleanup(func() { conn.Close() })
+	var rows driver.Rows
+	if err := conn.Raw(func(dc any) error {
+		rows, err = dc.(driver.QueryerContext).QueryContext(t.Context(), query, nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]driver.Value, len(cols))
+	var scratch []byte
+	next = func() bool {
+		// The rows belong to conn, which nothing else uses until the
+		// cleanup; reading them outside Raw is safe here.
+		switch err := rows.Next(vals); err {
+		case nil:
+			return true
+		case io.EOF:
+			rows.Close()
+			return false
+		default:
+			t.Fatal(err)
+			return false
+		}
+	}
+	tuple = func(dst []byte) []byte {
+		for i, c := range cols {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, scratch, err = sqltext.AppendValue(dst, scratch, c.kind, vals[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dst
+	}
+	return next, tuple
 }
 
 // differences compares src and copy column by column on the server: NULL-safe
@@ -650,6 +720,9 @@ func TestRoundTrip_Server(t *testing.T) {
 	})
 	t.Run("text protocol with FLOAT as DOUBLE", func(t *testing.T) {
 		roundTrip(t, db, readMode{castFloat: true}, streamSettings)
+	})
+	t.Run("driver rows with FLOAT as DOUBLE, as lib/dump reads", func(t *testing.T) {
+		roundTrip(t, db, readMode{castFloat: true, driverRows: true}, streamSettings)
 	})
 	t.Run("binary protocol with FLOAT as DOUBLE", func(t *testing.T) {
 		roundTrip(t, db, readMode{binary: true, castFloat: true}, streamSettings)
