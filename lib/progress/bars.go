@@ -27,8 +27,10 @@ type Bars struct {
 	prog  string
 	width int
 
-	once sync.Once
-	p    *mpb.Progress
+	once    sync.Once
+	p       *mpb.Progress
+	redraw  chan any      // a redraw request; mpb redraws on each
+	stopped chan struct{} // closed by Close: the ticker stops
 
 	mu        sync.Mutex
 	est       map[string]int64
@@ -66,15 +68,38 @@ func (b *Bars) progress() *mpb.Progress {
 		// The writer is wrapped so that mpb does not query the terminal
 		// itself (a pseudo-terminal may report a width of 0); ForceTTY
 		// keeps the cursor movements that redraw in place.
+		// Redraws come from a ticker and, at once, from Begin: a bar
+		// appears when its table starts, not up to RefreshRate later (a
+		// table fetched in less time would never have shown its bar).
+		b.redraw, b.stopped = make(chan any, 1), make(chan struct{})
 		b.p = mpb.New(
 			mpb.WithOutput(struct{ io.Writer }{b.w}),
 			mpb.ForceTTY(),
-			mpb.WithAutoRefresh(),
+			mpb.WithManualRefresh(b.redraw),
 			mpb.WithWidth(b.width),
-			mpb.WithRefreshRate(RefreshRate),
 		)
+		go func() {
+			t := time.NewTicker(RefreshRate)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					b.requestRedraw()
+				case <-b.stopped:
+					return
+				}
+			}
+		}()
 	})
 	return b.p
+}
+
+// requestRedraw asks mpb for a redraw unless one is already pending.
+func (b *Bars) requestRedraw() {
+	select {
+	case b.redraw <- nil:
+	default:
+	}
 }
 
 // Plan records the estimates and starts the total bar.
@@ -184,6 +209,7 @@ func (b *Bars) Begin(name string) Tracker {
 	}
 	b.active[t] = true
 	b.mu.Unlock()
+	b.requestRedraw()
 	return t
 }
 
@@ -247,6 +273,7 @@ func (b *Bars) Close() {
 		bar.Abort(true)
 	}
 	time.Sleep(RefreshRate * 3 / 2)
+	close(b.stopped)
 	p.Wait()
 }
 
