@@ -192,7 +192,6 @@ func streamRows(ctx context.Context, q *query, rows driver.Rows, fw *dumpfmt.Wri
 		return 0, fmt.Errorf("dump %q: the SELECT returned %d columns, want %d", table, got, len(cols))
 	}
 	vals := make([]driver.Value, len(cols))
-	tuple := make([]byte, 0, 64<<10)
 	var scratch []byte
 	last := time.Now()
 	var n int64
@@ -209,7 +208,8 @@ func streamRows(ctx context.Context, q *query, rows driver.Rows, fw *dumpfmt.Wri
 			}
 			return n, fmt.Errorf("dump %q: read row %d: %w", table, n+1, mysqldb.Explain(err))
 		}
-		tuple = append(tuple[:0], '(')
+		// Encoded in place, into the statement being built.
+		tuple := append(fw.BeginRow(), '(')
 		for i, v := range vals {
 			if i > 0 {
 				tuple = append(tuple, ',')
@@ -225,11 +225,8 @@ func streamRows(ctx context.Context, q *query, rows driver.Rows, fw *dumpfmt.Wri
 			}
 		}
 		tuple = append(tuple, ')')
-		if err := fw.WriteRow(tuple); err != nil {
+		if err := fw.EndRow(tuple); err != nil {
 			return n, fmt.Errorf("dump %q: row %d: %w", table, n+1, err)
-		}
-		if cap(tuple) > 16<<20 { // one huge row: do not keep its buffer
-			tuple = make([]byte, 0, 64<<10)
 		}
 		n++
 		if n%1024 == 0 {

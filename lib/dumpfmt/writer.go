@@ -87,6 +87,8 @@ type Writer struct {
 	prefix []byte // INSERT INTO `t` (`a`,`b`) VALUES
 	stmt   []byte // the INSERT being built; empty when batch == 0
 	batch  int    // rows in stmt
+	mark   int    // where the row begun by BeginRow starts in stmt
+	spare  []byte // a row moved on to the next statement
 	err    error  // sticky
 	closed bool
 }
@@ -172,29 +174,62 @@ func (w *Writer) write(p []byte) {
 // [sqltext.AppendLiteral], in parentheses, comma-separated, in the order of
 // Options.Columns. WriteRow copies tuple; the caller may reuse it.
 func (w *Writer) WriteRow(tuple []byte) error {
-	if w.err != nil {
-		return w.err
-	}
-	if w.closed {
-		return ErrClosed
-	}
-	if len(tuple) < 2 || tuple[0] != '(' || tuple[len(tuple)-1] != ')' {
-		return fmt.Errorf("row %d: %q is not a parenthesized tuple", w.rows+1, clip(tuple))
-	}
-	if bytes.IndexByte(tuple, '\n') >= 0 || bytes.IndexByte(tuple, '\r') >= 0 {
-		return fmt.Errorf("row %d: tuple contains a line break", w.rows+1)
-	}
-	// Start a new statement rather than grow this one past the byte cap
-	// (the +1 is the ',' and the ';').
-	if w.batch > 0 && len(w.stmt)+1+len(tuple)+1 > w.max {
-		w.endStatement()
-	}
+	return w.EndRow(append(w.BeginRow(), tuple...))
+}
+
+// BeginRow starts a row and returns the statement being built, for the
+// caller to append the row's tuple to (what WriteRow takes) and hand back
+// to EndRow: the row is encoded in place, with no copy. Nothing else may be
+// called on w between the two.
+func (w *Writer) BeginRow() []byte {
 	if w.batch == 0 {
 		w.stmt = append(w.stmt[:0], w.prefix...)
 	} else {
 		w.stmt = append(w.stmt, ',')
 	}
-	w.stmt = append(w.stmt, tuple...)
+	w.mark = len(w.stmt)
+	return w.stmt
+}
+
+// EndRow adds the row begun by BeginRow: b is what BeginRow returned with
+// the tuple appended.
+func (w *Writer) EndRow(b []byte) error {
+	// Without the row, the statement is what it was before BeginRow.
+	before := w.mark - 1
+	if w.batch == 0 {
+		before = 0
+	}
+	if w.err != nil || w.closed || len(b) < w.mark {
+		w.stmt = b[:min(before, len(b))]
+		switch {
+		case w.err != nil:
+			return w.err
+		case w.closed:
+			return ErrClosed
+		}
+		return fmt.Errorf("row %d: EndRow without BeginRow's buffer", w.rows+1)
+	}
+	tuple := b[w.mark:]
+	if len(tuple) < 2 || tuple[0] != '(' || tuple[len(tuple)-1] != ')' {
+		w.stmt = b[:before]
+		return fmt.Errorf("row %d: %q is not a parenthesized tuple", w.rows+1, clip(tuple))
+	}
+	if bytes.IndexByte(tuple, '\n') >= 0 || bytes.IndexByte(tuple, '\r') >= 0 {
+		w.stmt = b[:before]
+		return fmt.Errorf("row %d: tuple contains a line break", w.rows+1)
+	}
+	w.stmt = b
+	// Start a new statement rather than grow this one past the byte cap
+	// (the +1 is the ';'): the row moves on to the next statement.
+	if w.batch > 0 && len(b)+1 > w.max {
+		w.spare = append(w.spare[:0], tuple...)
+		w.stmt = b[:before]
+		w.endStatement()
+		w.stmt = append(append(w.stmt[:0], w.prefix...), w.spare...)
+		if cap(w.spare) > 2*w.max {
+			w.spare = nil
+		}
+	}
 	w.batch++
 	w.rows++
 	if w.batch >= w.chunk {

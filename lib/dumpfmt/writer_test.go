@@ -169,19 +169,43 @@ func TestWriter_NoRows(t *testing.T) {
 	}
 }
 
+// A rejected row leaves no trace: the rows around it share one statement
+// as if it had never been offered.
 func TestWriter_BadTuple(t *testing.T) {
-	w, err := dumpfmt.NewWriter(&bytes.Buffer{}, testHeader(), dumpfmt.Options{Columns: []string{"id"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	for _, bad := range []string{"", "1", "(1", "1)", "(1)\n", "('a\nb')", "(1)\r"} {
-		if err := w.WriteRow([]byte(bad)); err == nil {
-			t.Errorf("WriteRow(%q) accepted", bad)
+	for _, first := range []bool{true, false} {
+		var buf bytes.Buffer
+		w, err := dumpfmt.NewWriter(&buf, testHeader(), dumpfmt.Options{Columns: []string{"id"}})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if w.Rows() != 0 {
-		t.Errorf("Rows() = %d after rejected rows", w.Rows())
+		want := 0
+		if !first {
+			if err := w.WriteRow([]byte("(1)")); err != nil {
+				t.Fatal(err)
+			}
+			want++
+		}
+		for _, bad := range []string{"", "1", "(1", "1)", "(1)\n", "('a\nb')", "(1)\r"} {
+			if err := w.WriteRow([]byte(bad)); err == nil {
+				t.Errorf("WriteRow(%q) accepted", bad)
+			}
+		}
+		if w.Rows() != int64(want) {
+			t.Errorf("Rows() = %d after rejected rows, want %d", w.Rows(), want)
+		}
+		if err := w.WriteRow([]byte("(2)")); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wantText := "INSERT INTO `users` (`id`) VALUES (2);"
+		if !first {
+			wantText = "INSERT INTO `users` (`id`) VALUES (1),(2);"
+		}
+		if sts := inserts(t, buf.Bytes()); len(sts) != 1 || string(sts[0].Text) != wantText {
+			t.Errorf("after rejected rows the stream holds %v, want one statement %q", sts, wantText)
+		}
 	}
 }
 
