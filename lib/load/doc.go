@@ -65,11 +65,12 @@
 // failure lists the tables already committed ([ErrPartial]).
 //
 // A cancelled context (Ctrl-C in bf-import) is handled in-band: the loader
-// sends KILL QUERY for the statement running on each of its connections,
-// then rolls back on the same connection, so when Import returns the
-// tables are back. (Letting the driver close the connection would also
-// roll back, but later, on the server's own time, and the AUTO_INCREMENT
-// repair could not run.)
+// sends KILL QUERY for the statement running on each of its connections
+// (also one that waits for another session's table lock), then rolls back
+// on the same connection, so when Import returns the tables are back.
+// (Letting the driver close the connection would also roll back, but
+// later, on the server's own time, and the AUTO_INCREMENT repair could not
+// run.)
 //
 // Why a transaction and not a staging table swapped in by RENAME TABLE:
 // the staging table is faster when the local table already holds rows

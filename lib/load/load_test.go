@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -638,5 +639,102 @@ func TestImport_CancelBeforeHeader(t *testing.T) {
 	_, err := load.Import(ctx, local.DB, []load.Source{stall}, load.Options{})
 	if !errors.Is(err, interrupted) || !errors.Is(err, load.ErrRolledBack) {
 		t.Fatalf("Import() = %v, want the cancellation cause, nothing imported", err)
+	}
+}
+
+// TestImport_CancelWhileLocked: an import waiting for another session's
+// lock on its table ends as soon as it is cancelled, while the lock is
+// still held (issue 10), with the cancellation's cause and the table as it
+// was: the statement that waits is killed, whichever it is.
+func TestImport_CancelWhileLocked(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		lock  []string // run by the other session, which keeps them
+		waits string   // the import's statement that waits for the lock
+	}{
+		// The first statement that touches the table waits for its
+		// metadata lock.
+		{"lock tables", []string{"LOCK TABLES a WRITE"}, "SELECT 1 FROM"},
+		// The DELETE waits for the row lock (innodb_lock_wait_timeout).
+		{"row lock", []string{"START TRANSACTION", "SELECT * FROM a WHERE id = 1 FOR UPDATE"}, "DELETE FROM"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prod, local := testdb.New(t), testdb.New(t)
+			for _, d := range []*testdb.DB{prod, local} {
+				d.Exec(t, "CREATE TABLE a (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(20))")
+			}
+			fillRows(t, prod, "INSERT INTO a (v) VALUES ", 100, func(i int) string { return fmt.Sprintf("('%d')", i) })
+			local.Exec(t, "INSERT INTO a (v) VALUES ('old')")
+			before, beforeDDL := checksum(t, local.DB, "a"), showCreate(t, local.DB, "a")
+			a := dumpTable(t, prod, "a", "", "", dumpfmt.Options{})
+
+			other, err := local.Conn(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			for _, q := range tc.lock {
+				if _, err := other.ExecContext(context.Background(), q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			unlock := sync.OnceFunc(func() {
+				_, _ = other.ExecContext(context.Background(), "UNLOCK TABLES")
+				_, _ = other.ExecContext(context.Background(), "ROLLBACK")
+			})
+			defer unlock()
+			// Far beyond the test's patience, but a regression fails
+			// rather than hangs.
+			time.AfterFunc(20*time.Second, unlock)
+
+			ctx, cancel := context.WithCancelCause(t.Context())
+			defer cancel(nil)
+			interrupted := errors.New("interrupted by test")
+			cancelled := make(chan time.Time, 1)
+			go func() {
+				waitStatement(t, ctx, local, tc.waits)
+				cancelled <- time.Now()
+				cancel(interrupted)
+			}()
+			_, err = load.Import(ctx, local.DB, []load.Source{src("a.sql.zst", a)}, load.Options{})
+			returned := time.Now()
+			unlock()
+			if !errors.Is(err, interrupted) || !errors.Is(err, load.ErrRolledBack) {
+				t.Fatalf("Import() = %v, want the cancellation cause, rolled back", err)
+			}
+			took := returned.Sub(<-cancelled)
+			t.Logf("Import returned %v after the cancel", took.Round(time.Millisecond))
+			if took > 5*time.Second {
+				t.Errorf("Import returned %v after the cancel, while waiting for a lock: the waiting statement was not killed", took.Round(time.Millisecond))
+			}
+			if got := checksum(t, local.DB, "a"); got != before {
+				t.Errorf("table a = %s after the cancelled import, want %s", got, before)
+			}
+			if got := showCreate(t, local.DB, "a"); got != beforeDDL {
+				t.Errorf("table a after the cancelled import:\n%s\nwant\n%s", got, beforeDDL)
+			}
+		})
+	}
+}
+
+// waitStatement waits until a session on d's database has been running a
+// statement that starts with prefix for a moment (it waits for a lock), or
+// ctx is done.
+func waitStatement(t *testing.T, ctx context.Context, d *testdb.DB, prefix string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var n int
+		err := d.Server().Admin.QueryRow("SELECT COUNT(*) FROM INFORMATION_SCHEMA.PROCESSLIST WHERE DB = ? AND INFO LIKE CONCAT(?, '%') AND TIME_MS > 200", d.Name, prefix).Scan(&n)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ctx.Err() == nil {
+		t.Errorf("no session on %s ran %q for 200 ms within 30 s", d.Name, prefix)
 	}
 }

@@ -35,8 +35,8 @@ type tableLoad struct {
 	r    *run
 	j    *job
 	conn *sql.Conn
-	id   int64       // CONNECTION_ID(), for KILL QUERY
-	busy atomic.Bool // a statement is running on conn
+	id   atomic.Int64 // CONNECTION_ID(), for KILL QUERY
+	busy atomic.Bool  // a statement is running on conn
 	inTx bool
 
 	autoInc sql.NullInt64 // AUTO_INCREMENT before the import, to restore on rollback
@@ -72,14 +72,32 @@ type batch struct {
 	rows     int
 }
 
-// exec runs one statement on the table's connection. It ignores ctx's
-// cancellation on purpose: the driver would close the connection, and the
-// server would roll back behind our back; instead a cancelled import kills
-// the running statement (KILL QUERY) and rolls back in-band.
-func (t *tableLoad) exec(ctx context.Context, query string) (sql.Result, error) {
+// exec runs one statement on the table's connection, killable (see
+// killable).
+func (t *tableLoad) exec(ctx context.Context, query string) (res sql.Result, err error) {
+	err = t.killable(ctx, func(ctx context.Context) error {
+		res, err = t.conn.ExecContext(ctx, query)
+		return err
+	})
+	return res, err
+}
+
+// killable runs f, which executes statements on the table's connection,
+// with the connection marked busy, so that a cancelled ctx kills the
+// running statement (KILL QUERY, see kill) however long it would wait for
+// a lock. f gets a context that is never cancelled, on purpose: the driver
+// would close the connection, and the server would roll back behind our
+// back; instead the killed statement returns, and the import rolls back
+// in-band. Every statement from START TRANSACTION to the last row goes
+// through here. Once ctx is cancelled, no new statement starts: kill has
+// already run by then and would not see it.
+func (t *tableLoad) killable(ctx context.Context, f func(context.Context) error) error {
 	t.busy.Store(true)
 	defer t.busy.Store(false)
-	return t.conn.ExecContext(context.WithoutCancel(ctx), query)
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return f(context.WithoutCancel(ctx))
 }
 
 func (t *tableLoad) name() string { return t.j.header.Table }
@@ -92,9 +110,11 @@ func (t *tableLoad) begin(ctx context.Context) error {
 		return mysqldb.Explain(err)
 	}
 	t.conn = conn
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&t.id); err != nil {
+	var id int64
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
 		return mysqldb.Explain(err)
 	}
+	t.id.Store(id)
 	// MySQL 8 caches INFORMATION_SCHEMA.TABLES.AUTO_INCREMENT; MariaDB has
 	// no such variable and reads it live.
 	_, _ = conn.ExecContext(ctx, "SET SESSION information_schema_stats_expiry = 0")
@@ -115,11 +135,15 @@ func (t *tableLoad) begin(ctx context.Context) error {
 }
 
 // clear empties the table inside the transaction for a full load; an empty
-// table needs no DELETE, but see avoidBulk.
+// table needs no DELETE, but see avoidBulk. Both statements are the first
+// to touch the table, and wait for its metadata lock (another session's
+// LOCK TABLES or open transaction): both are killable.
 func (t *tableLoad) clear(ctx context.Context) error {
 	q := "SELECT 1 FROM " + sqltext.QuoteIdent(t.name()) + " LIMIT 1"
 	var one int
-	err := t.conn.QueryRowContext(context.WithoutCancel(ctx), q).Scan(&one)
+	err := t.killable(ctx, func(ctx context.Context) error {
+		return t.conn.QueryRowContext(ctx, q).Scan(&one)
+	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		t.avoidBulk = true
@@ -392,22 +416,24 @@ func (t *tableLoad) run1(ctx context.Context, b *batch) error {
 
 // warnings returns the first warning or error of the last statement.
 func (t *tableLoad) warnings(ctx context.Context) error {
-	rows, err := t.conn.QueryContext(context.WithoutCancel(ctx), "SHOW WARNINGS LIMIT 10")
-	if err != nil {
-		return mysqldb.Explain(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var level, msg string
-		var code int
-		if err := rows.Scan(&level, &code, &msg); err != nil {
-			return err
+	return t.killable(ctx, func(ctx context.Context) error {
+		rows, err := t.conn.QueryContext(ctx, "SHOW WARNINGS LIMIT 10")
+		if err != nil {
+			return mysqldb.Explain(err)
 		}
-		if level != "Note" {
-			return fmt.Errorf("Error %d: %s", code, msg)
+		defer rows.Close()
+		for rows.Next() {
+			var level, msg string
+			var code int
+			if err := rows.Scan(&level, &code, &msg); err != nil {
+				return err
+			}
+			if level != "Note" {
+				return fmt.Errorf("Error %d: %s", code, msg)
+			}
 		}
-	}
-	return rows.Err()
+		return rows.Err()
+	})
 }
 
 // commit commits the transaction and gives the connection up.
@@ -482,13 +508,27 @@ func (t *tableLoad) release() {
 }
 
 // kill interrupts the statement running on the table's connection, if any.
+// It runs once, when the import's context is cancelled (killable starts no
+// statement after that). A KILL QUERY that reaches the server before the
+// statement itself does is dropped (the server ignores it on an idle
+// connection), so it is sent again every second until the statement has
+// returned.
 func (t *tableLoad) kill() {
-	if !t.busy.Load() || t.id == 0 {
+	id := t.id.Load()
+	if id == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, _ = t.r.db.ExecContext(ctx, "KILL QUERY "+strconv.FormatInt(t.id, 10))
+	for t.busy.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _ = t.r.db.ExecContext(ctx, "KILL QUERY "+strconv.FormatInt(id, 10))
+		cancel()
+		for range 20 {
+			if !t.busy.Load() {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
 
 // method names how the rows reached the server.
