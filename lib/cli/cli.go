@@ -117,7 +117,7 @@ func Run(prog string, env Env, run func(ctx context.Context, env Env) error) int
 	go func() {
 		select {
 		case s := <-sigs:
-			cancel(fmt.Errorf("%w by %v", ErrInterrupted, s))
+			cancel(fmt.Errorf("%w by %s", ErrInterrupted, signalName(s)))
 			// A second signal ends the process at once.
 			signal.Reset(os.Interrupt, syscall.SIGTERM)
 		case <-done:
@@ -127,6 +127,17 @@ func Run(prog string, env Env, run func(ctx context.Context, env Env) error) int
 
 	err := run(ctx, env)
 	return report(prog, env.Stderr, ctx, err)
+}
+
+// signalName names the signals Run handles the way a user knows them.
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }
 
 // ExitCode is the exit status an error returned by a program's run maps

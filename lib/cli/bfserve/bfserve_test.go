@@ -176,7 +176,7 @@ func TestMain_SIGTERM(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit status %d, want 0:\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr.String(), `msg="shutting down" running=0 shutdown_timeout=30s reason="interrupted by terminated"`) {
+	if !strings.Contains(stderr.String(), `msg="shutting down" running=0 shutdown_timeout=30s reason="interrupted by SIGTERM"`) {
 		t.Errorf("no shutdown line:\n%s", stderr)
 	}
 }
