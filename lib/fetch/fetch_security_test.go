@@ -9,6 +9,7 @@ import (
 
 	"github.com/backfill/backfill/lib/dumpfmt"
 	"github.com/backfill/backfill/lib/faults"
+	"github.com/backfill/backfill/lib/internal/testio"
 )
 
 // TestDump_OtherTableNeverReachesOutput: a server that answers the dump of
@@ -28,7 +29,7 @@ func TestDump_OtherTableNeverReachesOutput(t *testing.T) {
 			w.Write(stream(t, "victim", "", rows))
 			return true
 		}
-		var log syncBuffer
+		var log testio.SyncBuffer
 		var out bytes.Buffer
 		_, err := fx.fetcher(&log).Dump(t.Context(), "users", "", &out)
 		if err == nil || !strings.Contains(err.Error(), `the server sent a dump of table "victim"`) {
@@ -50,7 +51,7 @@ func TestDump_OtherTableNeverReachesOutput(t *testing.T) {
 // a real full disk: TestFault_DiskFull at the root.)
 func TestDump_DiskFull(t *testing.T) {
 	fx := newFixture(t, map[string]int{"users": 20000})
-	var log syncBuffer
+	var log testio.SyncBuffer
 	var out bytes.Buffer
 	w := &faults.LimitWriter{W: &out, N: 4096}
 	_, err := fx.fetcher(&log).Dump(t.Context(), "users", "", w)

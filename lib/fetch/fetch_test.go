@@ -28,6 +28,7 @@ import (
 	"github.com/backfill/backfill/lib/dumpfmt"
 	"github.com/backfill/backfill/lib/fetch"
 	"github.com/backfill/backfill/lib/httpapi"
+	"github.com/backfill/backfill/lib/internal/testio"
 	"github.com/backfill/backfill/lib/manifest"
 	"github.com/backfill/backfill/lib/progress"
 )
@@ -176,30 +177,13 @@ func cut(t *testing.T, w http.ResponseWriter, table string, rows int) {
 }
 
 // fetcher is a Fetcher with fast retries reporting lines into log.
-func (fx *fixture) fetcher(log *syncBuffer) *fetch.Fetcher {
+func (fx *fixture) fetcher(log *testio.SyncBuffer) *fetch.Fetcher {
 	return &fetch.Fetcher{
 		Source:    &httpapi.Client{BaseURL: fx.srv.URL, Token: token},
 		SourceURL: fx.srv.URL,
 		Retry:     fetch.Retry{Attempts: 3, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, BusyFor: 10 * time.Second},
 		Progress:  progress.NewLines(log, "bf-fetch"),
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func verifyFile(t *testing.T, path string) (dumpfmt.Header, int64) {
@@ -231,7 +215,7 @@ func listDir(t *testing.T, dir string) []string {
 
 func TestDumpFile_Verified(t *testing.T) {
 	fx := newFixture(t, map[string]int{"users": 250})
-	var log syncBuffer
+	var log testio.SyncBuffer
 	path := filepath.Join(t.TempDir(), "users.sql.zst")
 	res, err := fx.fetcher(&log).DumpFile(t.Context(), "users", "", path)
 	if err != nil {
@@ -260,7 +244,7 @@ func TestDumpFile_CutIsRetried(t *testing.T) {
 		}
 		return false
 	}
-	var log syncBuffer
+	var log testio.SyncBuffer
 	path := filepath.Join(t.TempDir(), "users.sql.zst")
 	if _, err := fx.fetcher(&log).DumpFile(t.Context(), "users", "", path); err != nil {
 		t.Fatal(err)
@@ -285,7 +269,7 @@ func TestDumpFile_CutEveryTime(t *testing.T) {
 		return true
 	}
 	dir := t.TempDir()
-	var log syncBuffer
+	var log testio.SyncBuffer
 	_, err := fx.fetcher(&log).DumpFile(t.Context(), "users", "", filepath.Join(dir, "users.sql.zst"))
 	if err == nil {
 		t.Fatal("DumpFile succeeded on a cut stream")
@@ -312,7 +296,7 @@ func TestDump_Busy(t *testing.T) {
 		writeErr(w, http.StatusServiceUnavailable, "too many dumps at once")
 		return true
 	}
-	var log, out syncBuffer
+	var log, out testio.SyncBuffer
 	start := time.Now()
 	res, err := fx.fetcher(&log).Dump(t.Context(), "users", "", &out)
 	if err != nil {
@@ -356,7 +340,7 @@ func TestDump_NoRetry(t *testing.T) {
 				w.Write([]byte(tt.body))
 				return true
 			}
-			var log, out syncBuffer
+			var log, out testio.SyncBuffer
 			_, err := fx.fetcher(&log).Dump(t.Context(), "users", "", &out)
 			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error = %v, want %v containing %q", err, tt.is, tt.msg)
@@ -393,7 +377,7 @@ func TestDump_Stall(t *testing.T) {
 		}
 		return true
 	}
-	var log syncBuffer
+	var log testio.SyncBuffer
 	f := fx.fetcher(&log)
 	f.Timeout = 300 * time.Millisecond
 	path := filepath.Join(t.TempDir(), "users.sql.zst")
@@ -417,7 +401,7 @@ func TestDump_NoRetryAfterOutput(t *testing.T) {
 		cut(t, w, "users", 200000)
 		return true
 	}
-	var log, out syncBuffer
+	var log, out testio.SyncBuffer
 	_, err := fx.fetcher(&log).Dump(t.Context(), "users", "", &out)
 	if err == nil || !strings.Contains(err.Error(), "already went to the output; not retrying") {
 		t.Fatalf("error = %v", err)
@@ -460,7 +444,7 @@ func statuses(m *fetch.Meta) map[string]string {
 func TestAll_Rerun(t *testing.T) {
 	fx := newFixture(t, map[string]int{"a": 10, "b": 2000, "c": 0, "d": 300})
 	dir := t.TempDir()
-	var log syncBuffer
+	var log testio.SyncBuffer
 	f := fx.fetcher(&log)
 	o := fetch.Options{Dir: dir, Parallel: 3}
 	meta, err := f.All(t.Context(), o)
@@ -504,7 +488,7 @@ func TestAll_Rerun(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, "b.sql.zst"))
 	os.WriteFile(filepath.Join(dir, "b.sql.zst"), data[:len(data)-10], 0o644)
 	os.WriteFile(filepath.Join(dir, "c.sql.zst.part"), []byte("junk"), 0o644)
-	log = syncBuffer{}
+	log = testio.SyncBuffer{}
 	meta, err = f.All(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -547,7 +531,7 @@ func TestAll_NotResumable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := newFixture(t, map[string]int{"a": 10, "b": 20})
 			dir := t.TempDir()
-			var log syncBuffer
+			var log testio.SyncBuffer
 			f := fx.fetcher(&log)
 			o := fetch.Options{Dir: dir, Parallel: 2}
 			if _, err := f.All(t.Context(), o); err != nil {
@@ -556,7 +540,7 @@ func TestAll_NotResumable(t *testing.T) {
 			fx.dumps()
 			fx.generatedAt = "2026-11-25T13:00:00Z"
 			tt.change(fx, f, &o)
-			log = syncBuffer{}
+			log = testio.SyncBuffer{}
 			meta, err := f.All(t.Context(), o)
 			if err != nil {
 				t.Fatal(err)
@@ -592,7 +576,7 @@ func TestAll_Failure(t *testing.T) {
 		return false
 	}
 	dir := t.TempDir()
-	var log syncBuffer
+	var log testio.SyncBuffer
 	meta, err := fx.fetcher(&log).All(t.Context(), fetch.Options{Dir: dir, Parallel: 1})
 	if !errors.Is(err, httpapi.ErrForbidden) {
 		t.Fatalf("error = %v", err)
@@ -631,7 +615,7 @@ func TestAll_Interrupted(t *testing.T) {
 		return true
 	}
 	dir := t.TempDir()
-	var log syncBuffer
+	var log testio.SyncBuffer
 	meta, err := fx.fetcher(&log).All(ctx, fetch.Options{Dir: dir, Parallel: 1})
 	if !errors.Is(err, interrupted) || !strings.Contains(err.Error(), "1 of 3 tables are complete") {
 		t.Fatalf("error = %v", err)
@@ -666,7 +650,7 @@ func TestAll_MetaPerTable(t *testing.T) {
 		}
 		return false
 	}
-	var log syncBuffer
+	var log testio.SyncBuffer
 	if _, err := fx.fetcher(&log).All(t.Context(), fetch.Options{Dir: dir, Parallel: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -692,7 +676,7 @@ func TestAll_Parallel(t *testing.T) {
 		tables[fmt.Sprintf("t%d", i)] = 100 * (8 - i)
 	}
 	fx := newFixture(t, tables)
-	var log syncBuffer
+	var log testio.SyncBuffer
 	if _, err := fx.fetcher(&log).All(t.Context(), fetch.Options{Dir: t.TempDir(), Parallel: 4}); err != nil {
 		t.Fatal(err)
 	}
@@ -711,7 +695,7 @@ func TestAll_Parallel(t *testing.T) {
 
 func TestAll_UnknownTable(t *testing.T) {
 	fx := newFixture(t, map[string]int{"users": 1, "orders": 1})
-	var log syncBuffer
+	var log testio.SyncBuffer
 	_, err := fx.fetcher(&log).All(t.Context(), fetch.Options{Dir: t.TempDir(), Parallel: 1, Tables: []string{"users", "ordres"}})
 	if !errors.Is(err, fetch.ErrUnknownTable) {
 		t.Fatalf("error = %v", err)

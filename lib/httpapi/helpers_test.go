@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,12 +17,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/backfill/backfill/lib/config"
 	"github.com/backfill/backfill/lib/httpapi"
+	"github.com/backfill/backfill/lib/internal/testio"
 	"github.com/backfill/backfill/lib/testdb"
 )
 
@@ -56,22 +55,7 @@ email = { type = "email" }
 `
 
 // logBuffer collects the server's log lines safely.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ testio.SyncBuffer }
 
 // lines returns the JSON log records.
 func (b *logBuffer) records(t *testing.T) []map[string]any {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backfill/backfill/lib/internal/testio"
 	"github.com/backfill/backfill/lib/progress"
 )
 
@@ -110,7 +111,7 @@ func TestLines_Interrupted(t *testing.T) {
 // redrawn in place with cursor movements, and each finished table leaves
 // its line.
 func TestBars_Render(t *testing.T) {
-	var buf syncBuffer
+	var buf testio.SyncBuffer
 	b := progress.NewBars(&buf, "bf-fetch", 100)
 	b.Plan([]progress.Table{{"customers", 1000}, {"orders", 4000}})
 	cust := b.Begin("customers")
@@ -151,7 +152,7 @@ func TestBars_Render(t *testing.T) {
 // TestBars_CloseWithRunning: an interrupted download closes with bars
 // still running; Close returns and later lines go straight out.
 func TestBars_CloseWithRunning(t *testing.T) {
-	var buf syncBuffer
+	var buf testio.SyncBuffer
 	b := progress.NewBars(&buf, "bf-fetch", 0)
 	b.Plan([]progress.Table{{"a", 10}})
 	tr := b.Begin("a")
@@ -194,27 +195,10 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestBars_LastLine: a table finishing just before Close still gets its
 // line, and the bars are gone from the last frame.
 func TestBars_LastLine(t *testing.T) {
-	var buf syncBuffer
+	var buf testio.SyncBuffer
 	b := progress.NewBars(&buf, "bf-fetch", 80)
 	b.Plan([]progress.Table{{"users", 3}})
 	tr := b.Begin("users")

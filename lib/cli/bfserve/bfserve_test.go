@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,30 +26,14 @@ import (
 	"github.com/backfill/backfill/lib/cli/bfserve"
 	"github.com/backfill/backfill/lib/dumpfmt"
 	"github.com/backfill/backfill/lib/httpapi"
+	"github.com/backfill/backfill/lib/internal/testio"
 	"github.com/backfill/backfill/lib/testdb"
 )
 
 const token = "bfserve-test-token-0123456789abcdef"
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env returns a program environment whose variables come from vars.
-func env(args []string, vars map[string]string, stderr *syncBuffer) cli.Env {
+func env(args []string, vars map[string]string, stderr *testio.SyncBuffer) cli.Env {
 	return cli.Env{
 		Args:   args,
 		Stdin:  strings.NewReader(""),
@@ -61,7 +44,7 @@ func env(args []string, vars map[string]string, stderr *syncBuffer) cli.Env {
 }
 
 // waitAddr waits for bf-serve's --addr-file.
-func waitAddr(t *testing.T, path string, done <-chan struct{}, stderr *syncBuffer) string {
+func waitAddr(t *testing.T, path string, done <-chan struct{}, stderr *testio.SyncBuffer) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -98,7 +81,7 @@ func TestRun_TLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrFile := filepath.Join(dir, "addr")
-	stderr := &syncBuffer{}
+	stderr := &testio.SyncBuffer{}
 	e := env([]string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--addr-file", addrFile},
 		map[string]string{"BACKFILL_TOKEN": token, "BACKFILL_SOURCE_DSN": db.DSN()}, stderr)
 
@@ -154,7 +137,7 @@ func TestMain_SIGTERM(t *testing.T) {
 	db.Exec(t, "CREATE TABLE t (id INT PRIMARY KEY)")
 	dir := t.TempDir()
 	addrFile := filepath.Join(dir, "addr")
-	stderr := &syncBuffer{}
+	stderr := &testio.SyncBuffer{}
 	e := env([]string{"--listen", "127.0.0.1:0", "--addr-file", addrFile, "--config", filepath.Join(dir, "none.toml")},
 		map[string]string{"BACKFILL_TOKEN": token, "BACKFILL_SOURCE_DSN": db.DSN()}, stderr)
 	if err := os.WriteFile(filepath.Join(dir, "none.toml"), nil, 0o644); err != nil {
@@ -255,7 +238,7 @@ func TestRun_SelectOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrFile := filepath.Join(dir, "addr")
-	stderr := &syncBuffer{}
+	stderr := &testio.SyncBuffer{}
 	e := env([]string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--addr-file", addrFile, "--dsn", cfg.FormatDSN()},
 		map[string]string{"BACKFILL_TOKEN": token}, stderr)
 	ctx, cancel := context.WithCancel(context.Background())
