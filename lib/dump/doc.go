@@ -50,7 +50,10 @@
 //
 //	(`created_at` >= @bf_since OR `updated_at` >= @bf_since)
 //
-// (the cut-off bound as a DATETIME(6) in UTC, the session time zone). A
+// (the cut-off bound as a DATETIME(6) in UTC, the session time zone, and
+// rounded down to the whole second, as the header's since says: a row
+// written later in that second into a column without fractional seconds is
+// stored as the whole second and would be missed otherwise). A
 // row whose created_at and updated_at are both NULL cannot be dated and is
 // never part of a delta: only full dumps carry it. A row with one NULL
 // timestamp is in the delta when the other one is recent. This is the

@@ -520,6 +520,14 @@ func TestWrite_Delta(t *testing.T) {
 		t.Errorf("manifest delta_rows = %v, dump wrote %d rows", mt.DeltaRows, res.Rows)
 	}
 
+	// A since with a fraction is rounded down to the second: row 5, updated
+	// in that second and stored without fraction, is not missed.
+	stream, res = dumpTable(t, src, cfg, dump.Options{Table: "posts", Since: "2025-02-01T00:00:00.5Z"})
+	text = string(unzstd(t, stream))
+	if !strings.HasPrefix(text, "-- backfill dump v1 table=posts mode=delta since=2025-02-01T00:00:00Z ") || !strings.Contains(text, "(5,") {
+		t.Errorf("since with a fraction: %d rows, header %q; want row 5 and since rounded down", res.Rows, text[:strings.IndexByte(text, '\n')])
+	}
+
 	// A table without both columns is dumped whole, and says so.
 	stream, res = dumpTable(t, src, cfg, dump.Options{Table: "tags", Since: since})
 	text = string(unzstd(t, stream))

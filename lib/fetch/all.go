@@ -388,13 +388,14 @@ func sinceMatches(h dumpfmt.Header, since string, delta bool) bool {
 	return sameTime(h.Since, since)
 }
 
-// sameTime compares two RFC 3339 times ("" only equals "").
+// sameTime compares two RFC 3339 times as a delta applies them, rounded
+// down to the second (manifest.ParseSince); "" only equals "".
 func sameTime(a, b string) bool {
 	if a == "" || b == "" {
 		return a == b
 	}
-	ta, ea := time.Parse(time.RFC3339Nano, a)
-	tb, eb := time.Parse(time.RFC3339Nano, b)
+	ta, ea := manifest.ParseSince(a)
+	tb, eb := manifest.ParseSince(b)
 	if ea != nil || eb != nil {
 		return a == b
 	}

@@ -14,7 +14,8 @@
 //	                        same second into a column without fractional
 //	                        seconds is not missed)
 //	since          string   the --since / ?since= the manifest was made for,
-//	                        "" for a full pull
+//	                        rounded down to the second (ParseSince), "" for
+//	                        a full pull
 //	server         object   {"flavor": "mariadb"|"mysql", "version": "10.11.19"}
 //	database       string   the source database name
 //	order          [string] tables in FK-safe import order: every table after

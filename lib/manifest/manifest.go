@@ -264,13 +264,19 @@ func FromSchema(s *schema.Schema, cfg *config.Config) *Manifest {
 	return m
 }
 
-// ParseSince parses an RFC 3339 time for --since / ?since=.
+// ParseSince parses an RFC 3339 time for --since / ?since=, rounded down
+// to the whole second: a row written later in that second into a TIMESTAMP
+// or DATETIME column without fractional seconds is stored as the whole
+// second (MariaDB truncates), which a since with a fraction would miss. The
+// rows of the earlier part of the second come along too; a delta upserts.
+// Every delta predicate and header (dumps, the manifest's delta_rows and
+// since) uses the rounded time.
 func ParseSince(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("since %q is not an RFC 3339 time (example: 2026-11-25T12:00:00Z)", s)
 	}
-	return t.UTC(), nil
+	return t.UTC().Truncate(time.Second), nil
 }
 
 // SQLTime formats t as a DATETIME(6) literal value in UTC, for binding.
