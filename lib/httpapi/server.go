@@ -403,12 +403,14 @@ func (s *Server) internal(w *recorder, r *http.Request, e *entry, what string, e
 		e.err = "client went away: " + what + " cancelled"
 		return
 	}
+	// The producer's errors often name what failed already ("dump
+	// \"users\": ..."): say it once.
+	msg := strings.TrimPrefix(err.Error(), what+": ")
 	var ce interface{ ConfigError() }
 	if errors.As(err, &ce) {
-		s.fail(w, e, http.StatusInternalServerError, what+": the server's configuration does not match the source database: "+err.Error())
-		return
+		msg = "the server's configuration does not match the source database: " + msg
 	}
-	s.fail(w, e, http.StatusInternalServerError, what+": "+err.Error())
+	s.fail(w, e, http.StatusInternalServerError, what+": "+msg)
 }
 
 // fail writes the JSON error body and records the error for the log.

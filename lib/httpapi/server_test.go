@@ -138,6 +138,20 @@ func TestServer_500(t *testing.T) {
 	}
 }
 
+// TestServer_500Dump: a dump whose SELECT fails says what failed once, not
+// "dump "users": dump "users": ...".
+func TestServer_500Dump(t *testing.T) {
+	s := startServer(t, baseConfig+"name = { type = \"sql\", expr = \"no_such_function(name)\" }\n", nil)
+	r := do(t, nil, "GET", s.url, "/api/backfill/dump/users", "Bearer "+token1)
+	if r.status != 500 {
+		t.Fatalf("status %d, want 500; body %s", r.status, r.body)
+	}
+	msg := r.errorText(t)
+	if n := strings.Count(msg, `dump "users"`); n != 1 || !strings.Contains(msg, "no_such_function") {
+		t.Errorf("error %q: want the table named once and the failing function", msg)
+	}
+}
+
 // TestServer_HealthzDatabaseDown: /healthz says 503 when the database does
 // not answer, without naming its address.
 func TestServer_HealthzDatabaseDown(t *testing.T) {
