@@ -9,11 +9,12 @@
 // A dump pins one connection and runs, in order:
 //
 //	START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY   (lib/mysqldb.Snapshot)
-//	SET SESSION net_write_timeout = 3600
+//	SET SESSION net_write_timeout = 3600, sql_mode = '<sqltext.SQLMode>'
 //	SELECT @@GLOBAL.general_log, <the server clock>
 //	SELECT ... FROM INFORMATION_SCHEMA ...                    (lib/schema.Load)
 //	SELECT ... FROM `t` LIMIT n                               (lib/scan.Guard's sample)
-//	SET @bf_salt = ?, @bf_x2 = ?, ...                        (bound parameters)
+//	SET @bf_salt = ?, @bf_salt_bin = CAST(? AS BINARY), @bf_x3 = ?, ...
+//	                                                          (bound parameters)
 //	SELECT <projections> FROM `t` [WHERE ...] [ORDER BY ...]  (text protocol)
 //	SET @bf_salt = NULL, ...
 //	ROLLBACK
@@ -24,14 +25,17 @@
 // the server, and the salt, exclude patterns and fixed values travel only as
 // bound parameters. The session's net_write_timeout is raised because a
 // slow consumer (an HTTP client on a thin line) pauses the unbuffered read,
-// and the default 60 seconds would let the server abort it.
+// and the default 60 seconds would let the server abort it; its sql_mode is
+// set so that the projections mean the same whatever the server's default
+// (lib/sanitize relies on CONCAT returning NULL for NULL).
 //
 // # Streaming
 //
-// Rows are read unbuffered, one at a time, into reused sql.RawBytes,
-// encoded by lib/sqltext into one reused tuple buffer and handed to the
-// dumpfmt.Writer, which batches them into INSERT statements bounded in rows
-// and bytes. Memory stays flat whatever the table size. About once a
+// Rows are read unbuffered, one at a time, from the driver's own rows
+// (sql.Conn.Raw: database/sql's Scan would convert every value once more),
+// encoded by lib/sqltext.AppendValue in place into the INSERT statement the
+// dumpfmt.Writer is building (BeginRow/EndRow), which it bounds in rows and
+// bytes. Memory stays flat whatever the table size. About once a
 // second the compressed stream is flushed through [Options.Flush], so that
 // an HTTP client sees progress.
 //

@@ -429,15 +429,17 @@ func prepare(ctx context.Context, src Source, o Options) (*query, error) {
 	return q, nil
 }
 
-// snapshot raises the session's net_write_timeout, then opens the
-// read-only consistent snapshot.
+// snapshot opens the read-only consistent snapshot, raises the session's
+// net_write_timeout and sets its sql_mode to sqltext.SQLMode: the
+// projections mean the same on every server (under MariaDB's ORACLE mode
+// CONCAT skips NULLs, so a masked NULL would come out as a value).
 func snapshot(ctx context.Context, db *sql.DB) (*sql.Conn, func(), error) {
 	conn, end, err := mysqldb.Snapshot(ctx, db)
 	if err != nil {
 		return nil, nil, err
 	}
 	// Inside the transaction is fine: a session variable, no write.
-	if _, err := conn.ExecContext(ctx, "SET SESSION net_write_timeout = 3600"); err != nil {
+	if _, err := conn.ExecContext(ctx, "SET SESSION net_write_timeout = 3600, sql_mode = '"+sqltext.SQLMode+"'"); err != nil {
 		end()
 		return nil, nil, mysqldb.Explain(err)
 	}

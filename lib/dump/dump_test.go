@@ -733,7 +733,7 @@ note = { type = "fixed", value = "classified" }
 		"@bf_salt is bound to [server] salt",
 		"@bf_x1 is bound to exclude pattern 1 of sanitize.users.email",
 		"@bf_since is bound to the delta's since",
-		"SET @bf_salt = CAST(? AS BINARY), @bf_x1 = ?, @bf_v2 = ?, @bf_since = ?;",
+		"SET @bf_salt = ?, @bf_salt_bin = CAST(? AS BINARY), @bf_x1 = ?, @bf_v2 = ?, @bf_since = ?;",
 		"SELECT `id`, CASE WHEN `email` COLLATE utf8mb4_bin LIKE @bf_x1 ESCAPE '!' THEN `email` COLLATE utf8mb4_bin ELSE ",
 		" FROM `users` WHERE (`created_at` >= CAST(@bf_since AS DATETIME(6)) OR `updated_at` >= CAST(@bf_since AS DATETIME(6)));",
 	} {
@@ -764,5 +764,55 @@ func TestWrite_Warnings(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings %q lack %q", all, want)
 		}
+	}
+}
+
+// TestWrite_OracleSQLMode: under MariaDB's sql_mode=ORACLE CONCAT skips
+// NULLs, so a masked NULL would come out as a value; the dump session sets
+// its own sql_mode and every masked NULL stays NULL whatever the server's
+// (or the DSN's) default.
+func TestWrite_OracleSQLMode(t *testing.T) {
+	src := testdb.New(t)
+	var flavor string
+	if err := src.DB.QueryRow("SELECT VERSION()").Scan(&flavor); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.ToLower(flavor), "mariadb") {
+		t.Skip("sql_mode=ORACLE is MariaDB's")
+	}
+	src.Exec(t, `CREATE TABLE p (id INT PRIMARY KEY, email VARCHAR(100), name VARCHAR(50), bio TEXT, phone VARCHAR(20), ip VARCHAR(45), address VARCHAR(100))`,
+		`INSERT INTO p VALUES (1, NULL, NULL, NULL, NULL, NULL, NULL), (2, 'a@b.example', 'Ann', 'x', '+1 555', '10.0.0.1', '1 Road')`)
+	cfg := parseConfig(t, `
+[server]
+salt = "oracle-salt"
+[sanitize.p]
+email = { type = "email" }
+name = { type = "name" }
+bio = { type = "text" }
+phone = { type = "phone" }
+ip = { type = "local_ip" }
+address = { type = "address" }
+`)
+	mc, err := mysqldb.Config(src.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc.Params["sql_mode"] = "'ORACLE'"
+	db, err := mysqldb.OpenConfig(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	if err := db.QueryRow("SELECT @@SESSION.sql_mode").Scan(&mode); err != nil || !strings.Contains(mode, "ORACLE") {
+		t.Fatalf("the control session's sql_mode is %q (%v), want ORACLE", mode, err)
+	}
+	var buf bytes.Buffer
+	if _, err := dump.Write(t.Context(), &buf, dump.Source{DB: db, Database: src.Name, Config: cfg}, dump.Options{Table: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	text := string(unzstd(t, buf.Bytes()))
+	if !strings.Contains(text, "VALUES (1,NULL,NULL,NULL,NULL,NULL,NULL),(2,'") {
+		t.Errorf("row 1 is NULL in every masked column and must stay so:\n%s", text)
 	}
 }

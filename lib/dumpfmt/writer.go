@@ -74,6 +74,10 @@ type Options struct {
 // ErrClosed is returned by a Writer used after Close or Abort.
 var ErrClosed = errors.New("dump writer is closed")
 
+// errOpenRow refuses to flush or end a stream with a row begun and not
+// ended: its statement is incomplete.
+var errOpenRow = errors.New("dump writer: a row was begun and not ended; abort the stream")
+
 // Writer writes a dump stream: the header and session settings on creation,
 // batched INSERT statements as rows arrive, and the commit, the restore
 // line and the end marker on Close.
@@ -88,6 +92,7 @@ type Writer struct {
 	stmt   []byte // the INSERT being built; empty when batch == 0
 	batch  int    // rows in stmt
 	mark   int    // where the row begun by BeginRow starts in stmt
+	open   bool   // BeginRow was called and EndRow not yet
 	spare  []byte // a row moved on to the next statement
 	err    error  // sticky
 	closed bool
@@ -180,8 +185,10 @@ func (w *Writer) WriteRow(tuple []byte) error {
 // BeginRow starts a row and returns the statement being built, for the
 // caller to append the row's tuple to (what WriteRow takes) and hand back
 // to EndRow: the row is encoded in place, with no copy. Nothing else may be
-// called on w between the two.
+// called on w between the two; a row begun and abandoned leaves only Abort
+// (Flush and Close refuse to write it).
 func (w *Writer) BeginRow() []byte {
+	w.open = true
 	if w.batch == 0 {
 		w.stmt = append(w.stmt[:0], w.prefix...)
 	} else {
@@ -194,6 +201,7 @@ func (w *Writer) BeginRow() []byte {
 // EndRow adds the row begun by BeginRow: b is what BeginRow returned with
 // the tuple appended.
 func (w *Writer) EndRow(b []byte) error {
+	w.open = false
 	// Without the row, the statement is what it was before BeginRow.
 	before := w.mark - 1
 	if w.batch == 0 {
@@ -267,6 +275,9 @@ func (w *Writer) Flush() error {
 	if w.closed {
 		return ErrClosed
 	}
+	if w.open {
+		return errOpenRow
+	}
 	w.endStatement()
 	if w.err == nil {
 		if err := w.enc.Flush(); err != nil {
@@ -286,6 +297,12 @@ func (w *Writer) Close() error {
 			return w.err
 		}
 		return ErrClosed
+	}
+	if w.open {
+		// No end marker for a stream whose last row is half-written.
+		w.release()
+		w.err = errOpenRow
+		return w.err
 	}
 	w.endStatement()
 	tail := make([]byte, 0, len(CommitLine)+len(RestoreLine)+len(endPrefix)+32)

@@ -209,6 +209,29 @@ func TestWriter_BadTuple(t *testing.T) {
 	}
 }
 
+// A row begun and never ended (its encoding failed) cannot be flushed or
+// closed into a stream: Close refuses and writes no end marker.
+func TestWriter_AbandonedRow(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := dumpfmt.NewWriter(&buf, testHeader(), dumpfmt.Options{Columns: []string{"id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteRow([]byte("(1)")); err != nil {
+		t.Fatal(err)
+	}
+	_ = append(w.BeginRow(), "(2"...) // the encoding of row 2 failed here
+	if err := w.Flush(); err == nil {
+		t.Error("Flush with a row begun and not ended succeeded")
+	}
+	if err := w.Close(); err == nil {
+		t.Error("Close with a row begun and not ended succeeded")
+	}
+	if buf.Len() > 0 && bytes.Contains(decompress(t, buf.Bytes()), []byte("-- backfill end")) {
+		t.Errorf("the stream got an end marker:\n%s", decompress(t, buf.Bytes()))
+	}
+}
+
 func TestWriter_Abort(t *testing.T) {
 	t.Run("before any flush nothing reaches w", func(t *testing.T) {
 		var buf bytes.Buffer

@@ -43,7 +43,7 @@
 // By default every output is a function of the secret salt ([server] salt,
 // env BACKFILL_SALT), the rule type and the original value only:
 //
-//	H = SHA2(CONCAT(@bf_salt, ':email:', <value as bytes>), 256)
+//	H = SHA2(CONCAT(@bf_salt_bin, ':email:', <value as bytes>), 256)
 //
 // and the output is built from slices of H (text) or from bits of CRC32(H)
 // (numbers, picks from a list of names). The same input therefore gives
@@ -58,7 +58,10 @@
 // # NULL and exclude patterns
 //
 // NULL stays NULL for every type (fixed included); only "sql" sees NULLs and
-// decides itself. Exclude patterns keep matching rows unchanged. In a
+// decides itself. Outputs computed from H need no CASE for it: every
+// function on the way returns NULL for NULL under the dump session's
+// sql_mode (lib/dump sets it; MariaDB's ORACLE mode, where CONCAT skips
+// NULLs, never applies to a dump). Exclude patterns keep matching rows unchanged. In a
 // pattern `*` is the only wildcard (any run of characters); every other
 // character, `%`, `_` and `\` included, stands for itself. A pattern is
 // LIKE-escaped ([Pattern]) and bound into a session variable; the match is
@@ -93,8 +96,12 @@
 // read the database. It runs with the dump's read-only snapshot and its
 // SELECT-only user, so it cannot write, but it can read anything that user
 // can. It may use the row's columns by name and the session variable
-// @bf_salt (e.g. SHA2(CONCAT(@bf_salt, iban), 256)). Its result is written
-// as a value of the column's type.
+// @bf_salt, the salt as a string in the connection's character set (e.g.
+// SHA2(CONCAT(@bf_salt, iban), 256)); the built-in types read
+// @bf_salt_bin, the same salt as a binary string. Its result is written as
+// a value of the column's type. Like every projection it is evaluated under
+// the dump session's sql_mode, lib/sqltext.SQLMode, whatever the server's
+// default: `||` is OR, "..." is a string, CONCAT with NULL is NULL.
 //
 // # FLOAT columns
 //

@@ -19,8 +19,16 @@ import (
 // (Laravel's factory default), so a developer can log in as anyone.
 const Bcrypt = "$2y$10$92IXUNpkjO0rOQ5byMi.Ye4oKoEa3Ro9llC/.og/at2.uheWG/igi"
 
-// SaltVar is the session variable holding the salt, without the "@".
+// SaltVar is the session variable holding the salt, without the "@": a
+// string in the connection's character set, for "sql" rules.
 const SaltVar = "bf_salt"
+
+// SaltBinVar holds the same salt as a binary string, for the built-in
+// types: CONCAT with it is a binary string of the column's own bytes, so
+// utf8mb4 text needs no per-row CAST and no collation is reconciled. "sql"
+// rules keep reading the text @bf_salt, whose CONCAT converts a column of
+// another character set as it always did.
+const SaltBinVar = "bf_salt_bin"
 
 // uniqueHex is the number of hex characters of H (128 bits) a UNIQUE column
 // needs before a hash slice is trusted to be collision-free.
@@ -123,7 +131,10 @@ func Compile(cfg *config.Config, t *schema.Table) (*Plan, error) {
 		return nil, es
 	}
 	if needSalt {
-		p.Vars = append([]Var{{Name: SaltVar, Value: cfg.Server.Salt, About: "[server] salt", Binary: true}}, p.Vars...)
+		p.Vars = append([]Var{
+			{Name: SaltVar, Value: cfg.Server.Salt, About: "[server] salt"},
+			{Name: SaltBinVar, Value: cfg.Server.Salt, About: "[server] salt, as a binary string", Binary: true},
+		}, p.Vars...)
 	}
 	return p, nil
 }
@@ -307,7 +318,7 @@ func (b *builder) width() int64 { return b.c.MaxChars }
 // valueBytes is the original value as bytes for hashing: text converted to
 // utf8mb4 first, so that the same text hashes the same in any character set.
 // Text already in utf8mb4, utf8mb3 or ascii has those bytes: it goes into
-// the CONCAT as it is, which the binary @bf_salt makes a binary string of
+// the CONCAT as it is, which the binary @bf_salt_bin makes a binary string of
 // the column's own bytes (no per-row CAST: each function a row goes
 // through costs the server about as much as the SHA2 itself).
 func (b *builder) valueBytes() string {
@@ -350,7 +361,7 @@ func (b *builder) h() string {
 		return "SHA2(UUID(), 256)"
 	}
 	b.salted, b.hashed = true, true
-	return "SHA2(CONCAT(@" + SaltVar + ", ':" + b.rule.Type + ":', " + b.valueBytes() + "), 256)"
+	return "SHA2(CONCAT(@" + SaltBinVar + ", ':" + b.rule.Type + ":', " + b.valueBytes() + "), 256)"
 }
 
 // hex is the first n hex digits of H.

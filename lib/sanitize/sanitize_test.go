@@ -2,7 +2,9 @@ package sanitize_test
 
 import (
 	stdcmp "cmp"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -316,7 +318,7 @@ tel = { type = "phone" }
 			t.Errorf("SQL text contains %q:\n%s\n%s", secret, stmt, sel)
 		}
 	}
-	if !strings.HasPrefix(stmt, "SET @bf_salt = CAST(? AS BINARY), ") || len(args) != len(pu.Vars) {
+	if !strings.HasPrefix(stmt, "SET @bf_salt = ?, @bf_salt_bin = CAST(? AS BINARY), ") || len(args) != len(pu.Vars) {
 		t.Errorf("SetStatement() = %q with %d args, want the salt first and one arg per variable", stmt, len(args))
 	}
 
@@ -559,5 +561,45 @@ ip = { type = "local_ip" }
 		if dups > 0 {
 			t.Errorf("%s: %d duplicate values among %d rows", c.Name, dups, len(h))
 		}
+	}
+}
+
+// TestPlan_SQLRuleSalt: a "sql" rule reads @bf_salt as text in the
+// connection's character set, so CONCAT converts a latin1 column to it: the
+// same text hashes the same in a latin1 and a utf8mb4 column, to
+// SHA2(salt || the text's UTF-8 bytes), computed here independently. The
+// built-in types agree across character sets too, through @bf_salt_bin.
+func TestPlan_SQLRuleSalt(t *testing.T) {
+	d := testdb.New(t)
+	d.Exec(t,
+		`CREATE TABLE u (id INT PRIMARY KEY, v VARCHAR(50), e VARCHAR(100)) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+		`CREATE TABLE l (id INT PRIMARY KEY, v VARCHAR(50), e VARCHAR(100)) CHARACTER SET latin1`,
+		`INSERT INTO u VALUES (1, 'José', 'josé@x.example')`,
+		`INSERT INTO l VALUES (1, 'José', 'josé@x.example')`)
+	cfg := parseConfig(t, `
+[server]
+salt = "pepper-ä"
+[sanitize.u]
+v = { type = "sql", expr = "SHA2(CONCAT(@bf_salt, v), 256)" }
+e = { type = "email" }
+[sanitize.l]
+v = { type = "sql", expr = "SHA2(CONCAT(@bf_salt, v), 256)" }
+e = { type = "email" }
+`)
+	s := loadSchema(t, d)
+	var got [][]string
+	for _, table := range []string{"u", "l"} {
+		p, err := compile(t, s, cfg, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, run(t, d.DB, p)[0])
+	}
+	sum := sha256.Sum256([]byte("pepper-äJosé"))
+	if want := hex.EncodeToString(sum[:]); got[0][1] != want || got[1][1] != want {
+		t.Errorf("sql rule over @bf_salt: utf8mb4 %s, latin1 %s; want both %s", got[0][1], got[1][1], want)
+	}
+	if got[0][2] != got[1][2] || !strings.HasSuffix(got[0][2], "@example.test") {
+		t.Errorf("email of the same text: utf8mb4 %q, latin1 %q; want the same masked value", got[0][2], got[1][2])
 	}
 }
