@@ -42,7 +42,8 @@
 // A dump that fails at any point (the server, the network, a value that
 // does not fit, cancellation) aborts the dumpfmt.Writer: the stream gets no
 // COMMIT and no end marker, every reader rejects it, and Write returns the
-// error. The header stays in the compressor until rows follow it, so an
+// error at once: the connection is closed, not drained of the rows the
+// server still has to send. The header stays in the compressor until rows follow it, so an
 // error found before the first row (unknown table, excluded table, bad
 // since, configuration, a failed SELECT) leaves the io.Writer untouched:
 // bf-serve can still answer with a status code.

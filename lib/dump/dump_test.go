@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -640,6 +642,9 @@ func TestWrite_FailMidway(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(hints(err)), "sanitize.people.phone") {
 		t.Errorf("hints %q do not name the rule", hints(err))
 	}
+	if errors.Is(err, driver.ErrBadConn) {
+		t.Errorf("Write() = %v: the caller sees the failure, not the abandoned connection", err)
+	}
 	if _, _, err := dumpfmt.Verify(bytes.NewReader(buf.Bytes())); !errors.Is(err, dumpfmt.ErrIncomplete) && !errors.Is(err, dumpfmt.ErrNotZstd) {
 		t.Errorf("Verify() of the failed stream = %v, want incomplete", err)
 	}
@@ -814,5 +819,31 @@ address = { type = "address" }
 	text := string(unzstd(t, buf.Bytes()))
 	if !strings.Contains(text, "VALUES (1,NULL,NULL,NULL,NULL,NULL,NULL),(2,'") {
 		t.Errorf("row 1 is NULL in every masked column and must stay so:\n%s", text)
+	}
+}
+
+// TestWrite_FailureAbandonsConnection: a dump that fails at its first row
+// does not read the rest of the table to close its rows: the connection is
+// closed instead (a drained one would go back to the pool, open).
+func TestWrite_FailureAbandonsConnection(t *testing.T) {
+	src := testdb.New(t)
+	src.Exec(t,
+		`CREATE TABLE people (id BIGINT PRIMARY KEY, phone VARCHAR(13) NOT NULL UNIQUE)`,
+		`INSERT INTO people WITH d AS (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+			UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9),
+			s AS (SELECT a.n + 10*b.n + 100*c.n + 1000*e.n + 10000*f.n AS i FROM d a, d b, d c, d e, d f)
+			SELECT 1000000000000 + i, CONCAT('+49', i) FROM s WHERE i < 50000`)
+	cfg := parseConfig(t, "[sanitize.people]\nphone = { type = \"phone\" }\n")
+	db, err := mysqldb.Open(src.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = dump.Write(t.Context(), io.Discard, dump.Source{DB: db, Database: src.Name, Config: cfg}, dump.Options{Table: "people"})
+	if err == nil || !strings.Contains(err.Error(), "row 1: the phone value derived from the key") {
+		t.Fatalf("Write() = %v; want the width error at row 1", err)
+	}
+	if n := db.Stats().OpenConnections; n != 0 {
+		t.Errorf("%d connections open after the failed dump, want 0: the failed result was read to its end", n)
 	}
 }
