@@ -495,7 +495,8 @@ func Explain(ctx context.Context, src Source, o Options) (string, error) {
 	defer q.end()
 	var b strings.Builder
 	fmt.Fprintf(&b, "-- the dump of %s (mode=%s) runs on one connection, inside\n", sqltext.QuoteIdent(q.plan.Table.Name), q.header.Mode)
-	b.WriteString("-- START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY:\n")
+	b.WriteString("-- START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY, and with\n")
+	b.WriteString("-- SET SESSION sql_mode = '" + sqltext.SQLMode + "':\n")
 	if stmt, _ := q.plan.SetStatement(); stmt != "" {
 		for _, v := range q.plan.Vars {
 			fmt.Fprintf(&b, "--   @%s is bound to %s\n", v.Name, v.About)
