@@ -13,8 +13,9 @@
 //	SELECT @@GLOBAL.general_log, <the server clock>
 //	SELECT ... FROM INFORMATION_SCHEMA ...                    (lib/schema.Load)
 //	SELECT ... FROM `t` LIMIT n                               (lib/scan.Guard's sample)
-//	SET @bf_salt = ?, @bf_salt_bin = CAST(? AS BINARY), @bf_x3 = ?, ...
-//	                                                          (bound parameters)
+//	SET @bf_salt_bin = CAST(? AS BINARY), @bf_x1 = ?, ...    (bound parameters;
+//	                                                          @bf_salt = ? too when
+//	                                                          an sql rule reads it)
 //	SELECT <projections> FROM `t` [WHERE ...] [ORDER BY ...]  (text protocol)
 //	SET @bf_salt = NULL, ...
 //	ROLLBACK

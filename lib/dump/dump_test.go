@@ -735,10 +735,10 @@ note = { type = "fixed", value = "classified" }
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"@bf_salt is bound to [server] salt",
+		"@bf_salt_bin is bound to [server] salt, as a binary string",
 		"@bf_x1 is bound to exclude pattern 1 of sanitize.users.email",
 		"@bf_since is bound to the delta's since",
-		"SET @bf_salt = ?, @bf_salt_bin = CAST(? AS BINARY), @bf_x1 = ?, @bf_v2 = ?, @bf_since = ?;",
+		"SET @bf_salt_bin = CAST(? AS BINARY), @bf_x1 = ?, @bf_v2 = ?, @bf_since = ?;",
 		"SELECT `id`, CASE WHEN `email` COLLATE utf8mb4_bin LIKE @bf_x1 ESCAPE '!' THEN `email` COLLATE utf8mb4_bin ELSE ",
 		" FROM `users` WHERE (`created_at` >= CAST(@bf_since AS DATETIME(6)) OR `updated_at` >= CAST(@bf_since AS DATETIME(6)));",
 	} {

@@ -110,7 +110,7 @@ func Compile(cfg *config.Config, t *schema.Table) (*Plan, error) {
 			es = append(es, cfg.Errorf(key, "column %q of table %q is generated: it is never dumped, so it needs no rule (sanitize the columns it is computed from)", name, t.Name))
 		}
 	}
-	needSalt := false
+	var needText, needBin bool // which salt variables the projections read
 	for _, c := range t.Stored() {
 		col := Column{Column: c, Kind: sqltext.KindOfColumn(c.DataType, c.Type, c.Charset)}
 		col.Expr = plain(c, col.Kind)
@@ -123,31 +123,39 @@ func Compile(cfg *config.Config, t *schema.Table) (*Plan, error) {
 				es = append(es, err)
 				continue
 			}
-			needSalt = needSalt || b.salted
+			needText = needText || b.saltText
+			needBin = needBin || b.saltBin
 		}
 		p.Columns = append(p.Columns, col)
 	}
 	if len(es) > 0 {
 		return nil, es
 	}
-	if needSalt {
-		p.Vars = append([]Var{
-			{Name: SaltVar, Value: cfg.Server.Salt, About: "[server] salt"},
-			{Name: SaltBinVar, Value: cfg.Server.Salt, About: "[server] salt, as a binary string", Binary: true},
-		}, p.Vars...)
+	// Only the variables read are set: the salt sits in no more session
+	// variables than it must.
+	var salts []Var
+	if needText {
+		salts = append(salts, Var{Name: SaltVar, Value: cfg.Server.Salt, About: "[server] salt"})
 	}
+	if needBin {
+		salts = append(salts, Var{Name: SaltBinVar, Value: cfg.Server.Salt, About: "[server] salt, as a binary string", Binary: true})
+	}
+	p.Vars = append(salts, p.Vars...)
 	return p, nil
 }
 
-// NeedsSalt reports whether a projection reads @bf_salt.
+// NeedsSalt reports whether a projection reads @bf_salt or @bf_salt_bin.
 func (p *Plan) NeedsSalt() bool {
 	for _, v := range p.Vars {
-		if v.Name == SaltVar {
+		if v.Name == SaltVar || v.Name == SaltBinVar {
 			return true
 		}
 	}
 	return false
 }
+
+// saltRefs finds @bf_salt and @bf_salt_bin in an "sql" rule's expression.
+var saltRefs = regexp.MustCompile(`(?i)@` + SaltVar + `(_bin)?([^a-z0-9_$]|$)`)
 
 // AddVar adds a session variable for the caller's own predicates (the delta
 // cut-off, subset parameters). name must be a plain identifier starting
@@ -290,14 +298,16 @@ func categoryOf(c *schema.Column, k sqltext.Kind) category {
 
 // builder compiles one rule.
 type builder struct {
-	cfg    *config.Config
-	plan   *Plan
-	t      *schema.Table
-	c      *schema.Column
-	kind   sqltext.Kind
-	rule   *config.Rule
-	key    string
-	salted bool
+	cfg  *config.Config
+	plan *Plan
+	t    *schema.Table
+	c    *schema.Column
+	kind sqltext.Kind
+	rule *config.Rule
+	key  string
+	// saltText and saltBin are set when the output reads @bf_salt or
+	// @bf_salt_bin.
+	saltText, saltBin bool
 	// hashed is set once the output reads H of the value: every function
 	// on the way returns NULL for NULL, so NULL stays NULL without a CASE.
 	hashed bool
@@ -360,7 +370,7 @@ func (b *builder) h() string {
 	if b.rule.Random {
 		return "SHA2(UUID(), 256)"
 	}
-	b.salted, b.hashed = true, true
+	b.saltBin, b.hashed = true, true
 	return "SHA2(CONCAT(@" + SaltBinVar + ", ':" + b.rule.Type + ":', " + b.valueBytes() + "), 256)"
 }
 
@@ -480,8 +490,12 @@ func (b *builder) build(col *Column) *config.Error {
 
 	case "sql":
 		expr = "(" + r.Expr + ")"
-		if strings.Contains(strings.ToLower(r.Expr), "@"+SaltVar) {
-			b.salted = true
+		for _, m := range saltRefs.FindAllStringSubmatch(r.Expr, -1) {
+			if m[1] == "" {
+				b.saltText = true
+			} else {
+				b.saltBin = true
+			}
 		}
 		match, err := b.match()
 		if err != nil {

@@ -318,7 +318,7 @@ tel = { type = "phone" }
 			t.Errorf("SQL text contains %q:\n%s\n%s", secret, stmt, sel)
 		}
 	}
-	if !strings.HasPrefix(stmt, "SET @bf_salt = ?, @bf_salt_bin = CAST(? AS BINARY), ") || len(args) != len(pu.Vars) {
+	if !strings.HasPrefix(stmt, "SET @bf_salt_bin = CAST(? AS BINARY), ") || len(args) != len(pu.Vars) {
 		t.Errorf("SetStatement() = %q with %d args, want the salt first and one arg per variable", stmt, len(args))
 	}
 
@@ -601,5 +601,35 @@ e = { type = "email" }
 	}
 	if got[0][2] != got[1][2] || !strings.HasSuffix(got[0][2], "@example.test") {
 		t.Errorf("email of the same text: utf8mb4 %q, latin1 %q; want the same masked value", got[0][2], got[1][2])
+	}
+}
+
+// TestPlan_SaltVariables: the salt is set only in the variables the
+// projections read: @bf_salt for "sql" rules that name it, @bf_salt_bin for
+// the built-in types (and rules that name it), neither for a table without.
+func TestPlan_SaltVariables(t *testing.T) {
+	d := testdb.New(t)
+	d.Exec(t, `CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(100), b VARCHAR(100), c VARCHAR(100))`)
+	s := loadSchema(t, d)
+	for _, tc := range []struct{ rules, want string }{
+		{``, ``},
+		{`a = { type = "email" }`, `SET @bf_salt_bin = CAST(? AS BINARY)`},
+		{`a = { type = "sql", expr = "SHA2(CONCAT(@bf_salt, a), 256)" }`, `SET @bf_salt = ?`},
+		{`a = { type = "sql", expr = "SHA2(CONCAT(@BF_SALT_BIN, a), 256)" }`, `SET @bf_salt_bin = CAST(? AS BINARY)`},
+		{`a = { type = "sql", expr = "CONCAT(@bf_salty, a)" }`, ``},
+		{"a = { type = \"sql\", expr = \"SHA2(CONCAT(@bf_salt,a),256)\" }\nb = { type = \"name\" }", `SET @bf_salt = ?, @bf_salt_bin = CAST(? AS BINARY)`},
+		{`c = { type = "fixed", value = "x" }`, `SET @bf_v1 = ?`},
+	} {
+		cfg := parseConfig(t, "[server]\nsalt = \"pepper\"\n[sanitize.t]\n"+tc.rules+"\n")
+		p, err := compile(t, s, cfg, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := p.SetStatement(); got != tc.want {
+			t.Errorf("rules %q: SetStatement() = %q, want %q", tc.rules, got, tc.want)
+		}
+		if p.NeedsSalt() != strings.Contains(tc.want, "salt") {
+			t.Errorf("rules %q: NeedsSalt() = %v", tc.rules, p.NeedsSalt())
+		}
 	}
 }
