@@ -177,7 +177,7 @@ func (b *Bars) Begin(name string) Tracker {
 	p := b.progress()
 	b.mu.Lock()
 	now := b.now()
-	t := &barTracker{b: b, name: name, est: b.est[name], began: now, start: now}
+	t := &barTracker{b: b, name: name, est: b.est[name], began: now, start: now, drawn: make(chan struct{})}
 	closed, w := b.closed, b.nameWidth
 	b.mu.Unlock()
 	if closed {
@@ -197,6 +197,7 @@ func (b *Bars) Begin(name string) Tracker {
 			if s.Aborted {
 				return ""
 			}
+			t.drawOnce.Do(func() { close(t.drawn) })
 			return t.stats()
 		})),
 	)
@@ -209,7 +210,14 @@ func (b *Bars) Begin(name string) Tracker {
 	}
 	b.active[t] = true
 	b.mu.Unlock()
+	// Every table shows its bar at least once, however fast it is: the
+	// redraw is asked for now and waited for (briefly: the ticker draws it
+	// anyway on a machine too busy to answer).
 	b.requestRedraw()
+	select {
+	case <-t.drawn:
+	case <-time.After(2 * RefreshRate):
+	}
 	return t
 }
 
@@ -284,6 +292,9 @@ type barTracker struct {
 	bar   *mpb.Bar
 	began time.Time // first attempt: the finished line's duration
 	start time.Time // current attempt: the live rate and ETA
+
+	drawn    chan struct{} // closed when the bar was first drawn
+	drawOnce sync.Once
 
 	mu          sync.Mutex
 	rows, bytes int64
