@@ -15,9 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/backfill/backfill/lib/faults"
-	"github.com/backfill/backfill/lib/mysqldb"
 )
 
 // importRig is a rig with big.sql.zst dumped from the source.
@@ -211,24 +208,7 @@ func TestFault_LocalServerRestart(t *testing.T) {
 	needLong(t, "starts a private mariadbd and loads 200k rows four times")
 	t.Parallel()
 	r, _, want := importRig(t, 200000)
-	srv, err := faults.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	if _, err := srv.Admin.Exec("CREATE DATABASE app"); err != nil {
-		t.Fatal(err)
-	}
-	local, err := mysqldb.Open(srv.DSN("app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer local.Close()
-	for _, stmt := range append(strings.Split(faultSchema, ";\n"), "INSERT INTO big SELECT seq, 'old', 'old', 0, '2020-01-01', '2020-01-01' FROM seq_1_to_10") {
-		if _, err := local.Exec(stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv, local := privateApp(t, append(strings.Split(faultSchema, ";\n"), "INSERT INTO big SELECT seq, 'old', 'old', 0, '2020-01-01', '2020-01-01' FROM seq_1_to_10")...)
 	localSum := func() string {
 		s, n, err := tableSum(local, "big", nil)
 		if err != nil {
@@ -245,6 +225,7 @@ func TestFault_LocalServerRestart(t *testing.T) {
 		go func() { done <- r.runCmd(cmd) }()
 		waitQuery(t, srv.Admin, "app", 60*time.Second, "INSERT", "LOAD DATA")
 		time.Sleep(200 * time.Millisecond)
+		var err error
 		if how == "crash" {
 			err = srv.Kill()
 		} else {

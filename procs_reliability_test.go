@@ -8,6 +8,7 @@ package backfill_test
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/backfill/backfill/lib/dumpfmt"
 	"github.com/backfill/backfill/lib/faults"
+	"github.com/backfill/backfill/lib/mysqldb"
 	"github.com/backfill/backfill/lib/testdb"
 )
 
@@ -32,6 +34,31 @@ func needLong(t *testing.T, what string) {
 	if !longTests() {
 		t.Skip(what + ": slow; make test-long (BACKFILL_LONG=1) runs it")
 	}
+}
+
+// privateApp starts a private mariadbd holding a database "app", runs stmts
+// in it, and returns the server and a pool on app; both end with the test.
+func privateApp(t *testing.T, stmts ...string) (*faults.Server, *sql.DB) {
+	t.Helper()
+	srv, err := faults.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if _, err := srv.Admin.Exec("CREATE DATABASE app"); err != nil {
+		t.Fatal(err)
+	}
+	app, err := mysqldb.Open(srv.DSN("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	for _, stmt := range stmts {
+		if _, err := app.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	return srv, app
 }
 
 // rig is a source ("production") and a destination ("local") database and

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/backfill/backfill/lib/faults"
-	"github.com/backfill/backfill/lib/mysqldb"
 )
 
 const readOnlySchema = `CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100) NOT NULL UNIQUE, name VARCHAR(100), created_at DATETIME, updated_at DATETIME);
@@ -120,20 +119,7 @@ func (w *trxWatch) end(t *testing.T) {
 func TestSecurity_ProductionNeverWritten(t *testing.T) {
 	needLong(t, "starts a private mariadbd")
 	t.Parallel()
-	srv, err := faults.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	if _, err := srv.Admin.Exec("CREATE DATABASE app"); err != nil {
-		t.Fatal(err)
-	}
-	app, err := mysqldb.Open(srv.DSN("app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	for _, stmt := range append(strings.Split(readOnlySchema, ";\n"),
+	srv, app := privateApp(t, append(strings.Split(readOnlySchema, ";\n"),
 		"CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100",
 		"CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW INSERT INTO audit (what) VALUES (CONCAT('order ', NEW.id))",
 		"INSERT INTO users SELECT seq, CONCAT('user', seq, '@corp.example'), CONCAT('Name ', seq), '2026-01-01', '2026-01-02' FROM seq_1_to_20000",
@@ -145,11 +131,7 @@ func TestSecurity_ProductionNeverWritten(t *testing.T) {
 		"GRANT SELECT, SHOW VIEW ON app.* TO 'bf_ro'@'localhost'",
 		"CREATE USER 'bf_all'@'localhost' IDENTIFIED BY 'all-pw-1'",
 		"GRANT ALL ON *.* TO 'bf_all'@'localhost' WITH GRANT OPTION",
-	) {
-		if _, err := app.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	)...)
 
 	r := newRig(t)
 	for _, stmt := range strings.Split(readOnlySchema, ";\n") {
