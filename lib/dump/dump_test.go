@@ -778,11 +778,9 @@ func TestWrite_Warnings(t *testing.T) {
 // (or the DSN's) default.
 func TestWrite_OracleSQLMode(t *testing.T) {
 	src := testdb.New(t)
-	var flavor string
-	if err := src.DB.QueryRow("SELECT VERSION()").Scan(&flavor); err != nil {
+	if srv, err := mysqldb.Describe(t.Context(), src.DB); err != nil {
 		t.Fatal(err)
-	}
-	if !strings.Contains(strings.ToLower(flavor), "mariadb") {
+	} else if srv.Flavor != "mariadb" {
 		t.Skip("sql_mode=ORACLE is MariaDB's")
 	}
 	src.Exec(t, `CREATE TABLE p (id INT PRIMARY KEY, email VARCHAR(100), name VARCHAR(50), bio TEXT, phone VARCHAR(20), ip VARCHAR(45), address VARCHAR(100))`,

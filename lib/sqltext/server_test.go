@@ -473,8 +473,9 @@ func columnsOf(t *testing.T, db *testdb.DB) []colInfo {
 	return cols
 }
 
-// copyRows reads src with mode and loads it into copy through AppendLiteral,
-// on a session prepared by setup (whose statements run first, in order).
+// copyRows reads src with mode and loads it into copy through AppendValue
+// (AppendLiteral for the []byte of database/sql's RawBytes), on a session
+// prepared by setup (whose statements run first, in order).
 func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error {
 	t.Helper()
 	ctx := t.Context()
@@ -499,10 +500,11 @@ func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error 
 	}
 	sel.WriteString(" ORDER BY id")
 
+	// next reads a row into vals.
 	var next func() bool
-	var tuple func(dst []byte) []byte
+	var vals []driver.Value
 	if mode.driverRows {
-		next, tuple = driverRowsOf(t, db, sel.String(), cols)
+		next, vals = driverRowsOf(t, db, sel.String(), len(cols))
 	} else {
 		rows, err := db.QueryContext(ctx, sel.String(), args...)
 		if err != nil {
@@ -514,6 +516,7 @@ func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error 
 		for i := range raw {
 			dest[i] = &raw[i]
 		}
+		vals = make([]driver.Value, len(cols))
 		next = func() bool {
 			if !rows.Next() {
 				if err := rows.Err(); err != nil {
@@ -524,16 +527,10 @@ func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error 
 			if err := rows.Scan(dest...); err != nil {
 				t.Fatal(err)
 			}
-			return true
-		}
-		tuple = func(dst []byte) []byte {
-			for i, c := range cols {
-				if i > 0 {
-					dst = append(dst, ',')
-				}
-				dst = sqltext.AppendLiteral(dst, c.kind, raw[i])
+			for i, r := range raw {
+				vals[i] = []byte(r) // nil for NULL: AppendLiteral writes NULL
 			}
-			return dst
+			return true
 		}
 	}
 
@@ -559,12 +556,20 @@ func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error 
 		stmt, n = append(stmt[:0], prefix...), 0
 		return err
 	}
+	var scratch []byte
 	for next() {
 		if n > 0 {
 			stmt = append(stmt, ',')
 		}
 		stmt = append(stmt, '(')
-		stmt = tuple(stmt)
+		for i, c := range cols {
+			if i > 0 {
+				stmt = append(stmt, ',')
+			}
+			if stmt, scratch, err = sqltext.AppendValue(stmt, scratch, c.kind, vals[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
 		stmt = append(stmt, ')')
 		if n++; n == 100 {
 			if err := flush(); err != nil {
@@ -576,9 +581,9 @@ func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error 
 }
 
 // driverRowsOf runs query on a connection of its own and reads the driver's
-// rows directly, the way lib/dump does; tuple encodes the current row with
-// AppendValue. The connection closes when the test ends.
-func driverRowsOf(t *testing.T, db *testdb.DB, query string, cols []colInfo) (next func() bool, tuple func([]byte) []byte) {
+// rows directly, the way lib/dump does: next reads a row into vals. The
+// connection closes when the test ends.
+func driverRowsOf(t *testing.T, db *testdb.DB, query string, ncols int) (next func() bool, vals []driver.Value) {
 	t.Helper()
 	conn, err := db.Conn(t.Context())
 	if err != nil {
@@ -592,8 +597,7 @@ func driverRowsOf(t *testing.T, db *testdb.DB, query string, cols []colInfo) (ne
 	}); err != nil {
 		t.Fatal(err)
 	}
-	vals := make([]driver.Value, len(cols))
-	var scratch []byte
+	vals = make([]driver.Value, ncols)
 	next = func() bool {
 		// The rows belong to conn, which nothing else uses until the
 		// cleanup; reading them outside Raw is safe here.
@@ -608,19 +612,7 @@ func driverRowsOf(t *testing.T, db *testdb.DB, query string, cols []colInfo) (ne
 			return false
 		}
 	}
-	tuple = func(dst []byte) []byte {
-		for i, c := range cols {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, scratch, err = sqltext.AppendValue(dst, scratch, c.kind, vals[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return dst
-	}
-	return next, tuple
+	return next, vals
 }
 
 // differences compares src and copy column by column on the server: NULL-safe
