@@ -47,6 +47,7 @@ func Config(dsn string) (*mysql.Config, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	cfg.Collation = "utf8mb4_general_ci"
+	cfg.DialFunc = dial
 	return cfg, nil
 }
 
