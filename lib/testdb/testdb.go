@@ -3,7 +3,9 @@
 //
 // The server is, in order: $BACKFILL_TEST_DSN; root with no password on
 // 127.0.0.1:3306 if it answers; a throwaway mariadbd started from the
-// installed binaries in a temporary directory (stopped by Shutdown). When
+// installed binaries in a temporary directory (stopped by Shutdown, or when
+// the test binary exits). BACKFILL_TEST_SERVER=throwaway skips the second:
+// it runs the tests the way a machine without a server does. When
 // none of these works, tests fail with the command that installs a server:
 // they never skip silently.
 package testdb
@@ -15,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,8 +37,9 @@ type Server struct {
 	Admin *sql.DB
 	Where string // how it was found, for messages
 
-	proc *exec.Cmd
-	dir  string
+	proc  *exec.Cmd      // the supervising shell
+	stdin io.WriteCloser // closing it stops the server
+	dir   string
 }
 
 var (
@@ -50,22 +54,47 @@ func Get() (*Server, error) {
 	return server, errSrv
 }
 
-// Shutdown stops a throwaway server started by Get. Safe to call always.
+// Shutdown stops a throwaway server started by Get and waits until its
+// files are gone. Safe to call always; a test binary that does not call it
+// leaves nothing behind either, only a second or two later.
 func Shutdown() {
-	if server != nil && server.proc != nil {
-		_ = server.Admin.Close()
-		_ = server.proc.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = server.proc.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = server.proc.Process.Kill()
-			<-done
-		}
-		_ = os.RemoveAll(server.dir)
+	if server != nil {
+		server.stop()
 	}
 }
+
+// stop stops s if it is a throwaway server and waits until its files are
+// gone.
+func (s *Server) stop() {
+	if s.proc == nil {
+		return
+	}
+	_ = s.Admin.Close()
+	_ = s.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = s.proc.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = s.proc.Process.Kill()
+		<-done
+		_ = os.RemoveAll(s.dir)
+	}
+}
+
+// superviseScript runs the server ($2 with the arguments after it) and
+// waits for its own standard input to end; then it stops the server and
+// removes the directory $1. It also ends, and cleans up, if the server
+// exits first. (A background list's standard input is /dev/null unless
+// redirected, hence the copy on descriptor 3.)
+const superviseScript = `dir=$1; shift
+exec 3<&0
+"$@" </dev/null &
+pid=$!
+{ cat <&3 >/dev/null; kill -TERM "$pid" 2>/dev/null; } &
+wait "$pid"
+rm -rf "$dir"
+`
 
 func find() (*Server, error) {
 	if dsn := os.Getenv("BACKFILL_TEST_DSN"); dsn != "" {
@@ -74,6 +103,9 @@ func find() (*Server, error) {
 			return nil, fmt.Errorf("testdb: $BACKFILL_TEST_DSN %s does not answer: %w", mysqldb.Redact(dsn), err)
 		}
 		return s, nil
+	}
+	if os.Getenv("BACKFILL_TEST_SERVER") == "throwaway" {
+		return start()
 	}
 	if s, err := connect("root@tcp(127.0.0.1:3306)/?timeout=2s", "127.0.0.1:3306"); err == nil {
 		return s, nil
@@ -120,8 +152,8 @@ func lookBin(names ...string) string {
 // start runs a throwaway mariadbd on a unix socket in a temporary directory.
 func start() (*Server, error) {
 	mysqld := lookBin("mariadbd", "mysqld")
-	install := lookBin("mariadb-install-db", "mysql_install_db")
-	if mysqld == "" || install == "" {
+	installDB := lookBin("mariadb-install-db", "mysql_install_db")
+	if mysqld == "" || installDB == "" {
 		return nil, errors.New("testdb: no database server answers on 127.0.0.1:3306 and no mariadbd is installed; " + installHint)
 	}
 	// Unix socket paths are limited to about 107 bytes: keep it short.
@@ -130,17 +162,38 @@ func start() (*Server, error) {
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
-	out, err := exec.Command(install, "--no-defaults", "--datadir="+data, "--user=root",
-		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
+	// Each server keeps its temporary files in its own directory: test
+	// binaries run in parallel, each with its own throwaway server, and
+	// servers sharing /tmp removed each other's temporary tables (and
+	// mariadb-install-db crashed on it).
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	install := exec.Command(installDB, "--no-defaults", "--datadir="+data, "--user=root",
+		"--auth-root-authentication-method=normal", "--skip-test-db")
+	install.Env = append(os.Environ(), "TMPDIR="+tmp)
+	out, err := install.CombinedOutput()
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("testdb: %s failed: %v\n%s", install, err, out)
+		return nil, fmt.Errorf("testdb: %s failed: %v\n%s", installDB, err, out)
 	}
 	sock := filepath.Join(dir, "s")
-	cmd := exec.Command(mysqld, "--no-defaults", "--datadir="+data, "--socket="+sock,
+	// The server runs under a shell that stops it and removes dir as soon
+	// as its standard input ends: when Shutdown closes it, or when the test
+	// process exits without calling Shutdown (most test binaries) or dies.
+	// No test run leaves a server or its files behind.
+	cmd := exec.Command("/bin/sh", "-c", superviseScript, "testdb-supervise", dir, mysqld,
+		"--no-defaults", "--datadir="+data, "--tmpdir="+tmp, "--socket="+sock,
 		"--skip-networking", "--user=root", "--log-error="+filepath.Join(dir, "err.log"),
 		"--pid-file="+filepath.Join(dir, "pid"), "--innodb-buffer-pool-size=256M",
 		"--max-allowed-packet=256M", "--local-infile=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("testdb: start %s: %w", mysqld, err)
@@ -149,14 +202,13 @@ func start() (*Server, error) {
 	for {
 		s, err := connect("root@unix("+sock+")/", "throwaway mariadbd in "+dir)
 		if err == nil {
-			s.proc, s.dir = cmd, dir
+			s.proc, s.stdin, s.dir = cmd, stdin, dir
 			return s, nil
 		}
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
 			log, _ := os.ReadFile(filepath.Join(dir, "err.log"))
-			os.RemoveAll(dir)
+			stdin.Close()
+			_ = cmd.Wait()
 			return nil, fmt.Errorf("testdb: throwaway mariadbd did not answer within 60s: %v\n%s", err, log)
 		}
 		time.Sleep(200 * time.Millisecond)
