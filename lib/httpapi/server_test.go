@@ -12,6 +12,7 @@ import (
 	"github.com/backfill/backfill/lib/config"
 	"github.com/backfill/backfill/lib/httpapi"
 	"github.com/backfill/backfill/lib/manifest"
+	"github.com/backfill/backfill/lib/sanitize"
 )
 
 // TestServer_Statuses checks every status of contract 3 with its JSON body
@@ -107,6 +108,11 @@ func TestServer_Statuses(t *testing.T) {
 			}
 			if _, ok := m.Table("secrets"); ok {
 				t.Errorf("manifest lists the excluded table secrets")
+			}
+			for _, tb := range m.Tables {
+				if want := sanitize.Fingerprint(s.cfg.Server.Salt, s.cfg.Sanitize[tb.Name]); tb.Masking != want {
+					t.Errorf("table %q: masking %q, want %q", tb.Name, tb.Masking, want)
+				}
 			}
 			if strings.Contains(tt.path, "since=") {
 				u, _ := m.Table("users")

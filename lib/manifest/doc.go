@@ -46,6 +46,17 @@
 //	                         writes; exact for a limited table, an upper bound
 //	                         (the INFORMATION_SCHEMA estimate) otherwise
 //	  kept_rows_exact bool   with kept_rows: whether it is exact
+//	  masking       string   the table's masking fingerprint, 16 lowercase
+//	                         hex characters (lib/sanitize.Fingerprint): it
+//	                         changes when the table's masked values would (a
+//	                         [sanitize] rule of the table added, removed or
+//	                         changed, another salt, another masking version)
+//	                         and only then; every table has one, with or
+//	                         without rules. An HMAC keyed by the salt: it
+//	                         does not reveal it. A client that recorded
+//	                         another one at its last pull pulls the table
+//	                         in full. Absent from manifests of bf-serve
+//	                         versions before it existed
 //	unreviewed     [object] columns that look sensitive (by name or by a
 //	                        bounded sample of values) and have no sanitize
 //	                        rule, not even { type = "keep" }: {"table",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/backfill/backfill/lib/config"
 	"github.com/backfill/backfill/lib/mysqldb"
+	"github.com/backfill/backfill/lib/sanitize"
 	"github.com/backfill/backfill/lib/scan"
 	"github.com/backfill/backfill/lib/schema"
 	"github.com/backfill/backfill/lib/sqltext"
@@ -68,6 +69,10 @@ type Table struct {
 	// through a limited parent (KeptRowsExact false). Absent otherwise.
 	KeptRows      *int64 `json:"kept_rows,omitempty"`
 	KeptRowsExact *bool  `json:"kept_rows_exact,omitempty"`
+	// Masking is the table's masking fingerprint ([sanitize.Fingerprint]):
+	// it changes when its masked values would, so that a client knows a
+	// delta would mix two maskings. "" in manifests of an older bf-serve.
+	Masking string `json:"masking"`
 }
 
 // Limit is a table's [limits.TABLE] section. OrderBy "" means the primary key.
@@ -245,6 +250,7 @@ func FromSchema(s *schema.Schema, cfg *config.Config) *Manifest {
 			ForeignKeys: []ForeignKey{},
 			Sanitized:   []string{},
 			Delta:       st.HasDelta(),
+			Masking:     sanitize.Fingerprint(cfg.Server.Salt, cfg.Sanitize[st.Name]),
 		}
 		rules := cfg.Sanitize[st.Name]
 		for _, c := range st.Columns {

@@ -2,12 +2,14 @@ package manifest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/backfill/backfill/lib/config"
 	"github.com/backfill/backfill/lib/manifest"
+	"github.com/backfill/backfill/lib/sanitize"
 	"github.com/backfill/backfill/lib/testdb"
 )
 
@@ -73,6 +75,7 @@ func TestBuild_Sakila(t *testing.T) {
 	if err := manifest.Encode(&buf, m); err != nil {
 		t.Fatal(err)
 	}
+	checkMasking(t, buf.Bytes(), &cfg)
 	back, err := manifest.Decode(&buf, "sakila.json")
 	if err != nil {
 		t.Fatal(err)
@@ -111,5 +114,77 @@ func TestDecode(t *testing.T) {
 	_, err = manifest.Decode(strings.NewReader(`{"version": 3}`), "m.json")
 	if !errors.Is(err, manifest.ErrVersion) {
 		t.Errorf("version 3: %v is not ErrVersion", err)
+	}
+}
+
+// TestBuild_Masking: every table carries its masking fingerprint, keyed by
+// the salt; a table without rules has one too, and a rule changes it.
+func TestBuild_Masking(t *testing.T) {
+	db := testdb.New(t)
+	db.Exec(t,
+		"CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255) NOT NULL, name VARCHAR(50))",
+		"CREATE TABLE posts (id INT PRIMARY KEY, body TEXT)",
+	)
+	build := func(text string) *manifest.Manifest {
+		t.Helper()
+		cfg, err := config.Parse("backfill.toml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := manifest.Build(t.Context(), db.DB, db.Name, cfg, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := manifest.Encode(&buf, m); err != nil {
+			t.Fatal(err)
+		}
+		checkMasking(t, buf.Bytes(), cfg)
+		return m
+	}
+	masking := func(m *manifest.Manifest, table string) string {
+		tb, _ := m.Table(table)
+		return tb.Masking
+	}
+	const rules = "[server]\nsalt = \"pepper-pepper-pepper\"\n[sanitize.users]\nemail = { type = \"email\" }\n"
+	a := build(rules)
+	if b := build(rules); masking(a, "users") != masking(b, "users") || masking(a, "posts") != masking(b, "posts") {
+		t.Errorf("two builds of the same configuration differ: %s/%s, %s/%s", masking(a, "users"), masking(a, "posts"), masking(b, "users"), masking(b, "posts"))
+	}
+	if masking(a, "users") == masking(a, "posts") {
+		t.Errorf("users (a rule) and posts (none) have the same fingerprint %s", masking(a, "users"))
+	}
+	c := build(rules + "name = { type = \"name\" }\n")
+	if masking(c, "users") == masking(a, "users") {
+		t.Errorf("a new rule on users leaves its fingerprint %s", masking(a, "users"))
+	}
+	if masking(c, "posts") != masking(a, "posts") {
+		t.Errorf("a new rule on users changes the fingerprint of posts")
+	}
+	if d := build(strings.Replace(rules, "pepper-pepper-pepper", "salt-salt-salt", 1)); masking(d, "posts") == masking(a, "posts") {
+		t.Errorf("another salt leaves the fingerprint of posts %s", masking(a, "posts"))
+	}
+}
+
+// checkMasking asserts that every table of the encoded manifest carries a
+// "masking" key with the fingerprint of its rules under cfg's salt, and
+// that the salt does not show.
+func checkMasking(t *testing.T, doc []byte, cfg *config.Config) {
+	t.Helper()
+	var m struct {
+		Tables []map[string]any `json:"tables"`
+	}
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range m.Tables {
+		name, _ := tb["name"].(string)
+		got, ok := tb["masking"].(string)
+		if want := sanitize.Fingerprint(cfg.Server.Salt, cfg.Sanitize[name]); !ok || got != want {
+			t.Errorf("table %q: masking %v, want %q", name, tb["masking"], want)
+		}
+	}
+	if cfg.Server.Salt != "" && bytes.Contains(doc, []byte(cfg.Server.Salt)) {
+		t.Errorf("the manifest shows the salt")
 	}
 }

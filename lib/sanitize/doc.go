@@ -103,6 +103,18 @@
 // the dump session's sql_mode, lib/sqltext.SQLMode, whatever the server's
 // default: `||` is OR, "..." is a string, CONCAT with NULL is NULL.
 //
+// # Masking fingerprints
+//
+// A delta pull fetches only the rows that changed, so the local rows it
+// does not fetch keep the masking of the pull that brought them. When the
+// masking changes in between (a rule added or changed, the salt rotated, a
+// bf-serve whose expressions give other outputs), a delta would leave two
+// maskings side by side. [Fingerprint] names a table's masking: an HMAC
+// keyed by the salt over [MaskingVersion] and the table's rules, which the
+// manifest carries per table; a client that recorded another one makes its
+// next pull a full one. [MaskingVersion] must be bumped with any change to
+// the expressions that gives another output for the same input.
+//
 // # FLOAT columns
 //
 // MariaDB's text protocol prints FLOAT with six significant digits, which is

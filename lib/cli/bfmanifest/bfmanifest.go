@@ -19,9 +19,10 @@ const usage = `Usage:
 Bf-manifest reads the source database's tables, columns and keys from
 INFORMATION_SCHEMA and prints the manifest as JSON on standard output: the
 tables in foreign-key-safe import order, their columns and keys, which
-columns are sanitized, which tables are limited and which can be pulled as
-deltas. It only reads, inside one read-only snapshot. The format is
-documented in lib/manifest/doc.go.
+columns are sanitized and a fingerprint of how ("masking", which changes
+with the rules, the salt and the masking version, and reveals neither), which
+tables are limited and which can be pulled as deltas. It only reads, inside
+one read-only snapshot. The format is documented in lib/manifest/doc.go.
 
 Flags:
     --config FILE     configuration file (default $BACKFILL_CONFIG, else ./backfill.toml)
