@@ -326,6 +326,8 @@ func (f *Fetcher) previous(o Options, m *manifest.Manifest, now time.Time) (*pre
 		return nil, fmt.Sprintf("a download since %s", meta.Since)
 	case !sameSchema(old, m):
 		return nil, "a download of a different schema (tables, columns, keys, sanitizing or limits changed)"
+	case !sameMasking(old, m):
+		return nil, "a download masked another way (the server's sanitize rules, salt or masking version changed)"
 	}
 	p := &previous{meta: &meta, manifest: old, fetched: map[string]time.Time{}, now: now}
 	fresh := 0
@@ -400,6 +402,19 @@ func sameTime(a, b string) bool {
 		return a == b
 	}
 	return ta.Equal(tb)
+}
+
+// sameMasking reports whether every table of a is masked as in b: the same
+// masking fingerprint (manifest.Table.Masking).
+func sameMasking(a, b *manifest.Manifest) bool {
+	for _, n := range a.Names() {
+		ta, _ := a.Table(n)
+		tb, ok := b.Table(n)
+		if !ok || ta.Masking != tb.Masking {
+			return false
+		}
+	}
+	return true
 }
 
 // sameSchema compares what decides a dump's content: the table set and,

@@ -21,8 +21,9 @@
 //
 // A rerun on the same directory keeps what is complete and fetches the rest.
 // It fetches the manifest again and compares it with DIR/manifest.json:
-// when the source URL, the --since and the schema (tables, columns, keys)
-// are the same, every TABLE.sql.zst that still verifies (complete stream,
+// when the source URL, the --since, the schema (tables, columns, keys) and
+// every table's masking fingerprint (the server's sanitize rules, salt and
+// masking version) are the same, every TABLE.sql.zst that still verifies (complete stream,
 // right table, same since) is kept, and the old manifest.json stays, because
 // its generated_at is older than every kept stream's snapshot and is
 // therefore the safe checkpoint for the next delta. Anything else is

@@ -44,6 +44,7 @@ type fixture struct {
 	tables      map[string]int // name → rows
 	order       []string
 	columns     []manifest.Column
+	masking     string // every table's masking fingerprint
 	generatedAt string
 	requests    []string // "manifest", "dump/NAME", in arrival order
 	active, max int      // concurrent dump requests
@@ -118,7 +119,7 @@ func (fx *fixture) manifest() *manifest.Manifest {
 		Order: slices.Clone(fx.order), Excluded: []string{}, BrokenCycles: []manifest.BrokenEdge{}}
 	for _, n := range fx.order {
 		m.Tables = append(m.Tables, &manifest.Table{Name: n, Rows: int64(fx.tables[n]), PrimaryKey: []string{"id"},
-			Columns: slices.Clone(fx.columns), ForeignKeys: []manifest.ForeignKey{}, Sanitized: []string{}})
+			Columns: slices.Clone(fx.columns), ForeignKeys: []manifest.ForeignKey{}, Sanitized: []string{}, Masking: fx.masking})
 	}
 	return m
 }
@@ -508,8 +509,9 @@ func TestAll_Rerun(t *testing.T) {
 	}
 }
 
-// TestAll_NotResumable: another since, another schema, an old download or
-// --fresh make everything be fetched again, with the new manifest.
+// TestAll_NotResumable: another since, another schema, another masking, an
+// old download or --fresh make everything be fetched again, with the new
+// manifest.
 func TestAll_NotResumable(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -520,6 +522,9 @@ func TestAll_NotResumable(t *testing.T) {
 		{"schema", func(fx *fixture, f *fetch.Fetcher, o *fetch.Options) {
 			fx.columns = append(fx.columns, manifest.Column{Name: "email", Type: "varchar(255)"})
 		}, "a different schema"},
+		// Same columns, masked another way (a rule, the salt or the
+		// masking version changed): the kept streams carry the old values.
+		{"masking", func(fx *fixture, f *fetch.Fetcher, o *fetch.Options) { fx.masking = "0123456789abcdef" }, "masked another way"},
 		{"max-age", func(fx *fixture, f *fetch.Fetcher, o *fetch.Options) {
 			f.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 			o.MaxAge = time.Hour
