@@ -18,7 +18,8 @@
 // interrupted, with the step and table it stopped at), the rows and tables
 // it imported, when it started and how long it took, the since it asked for
 // and, once complete, its checkpoint: the manifest's generated_at, which is
-// the source server's clock, never this machine's.
+// the source server's clock, never this machine's, and the masking
+// fingerprint of each table it imported (the manifest's "masking").
 //
 // # Running pulls
 //
@@ -37,6 +38,10 @@
 // newest checkpoint: the local rows are those of the last import. Only complete pulls count, and only those
 // from the same source into the same local database, so that switching
 // either never produces a delta against data that was never pulled.
+//
+// [File.MaskingChanged] compares the masking fingerprints those same pulls
+// recorded with the server's current ones: where they differ, a delta would
+// mix two maskings, and the next pull must be full.
 package state
 
 import (
@@ -44,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -108,6 +114,11 @@ type Pull struct {
 	// Checkpoint is the manifest's generated_at (the source server's
 	// clock), set when the pull completed: the since of the next delta.
 	Checkpoint string `json:"checkpoint,omitempty"`
+	// Masking maps each table of a complete pull to its masking
+	// fingerprint in the pull's manifest (lib/sanitize.Fingerprint): how
+	// the server masked the rows imported. Absent when the manifest had
+	// none (an older bf-serve) and in entries of an older bf-status.
+	Masking map[string]string `json:"masking,omitempty"`
 	// StartedAt and FinishedAt are RFC 3339 UTC times of this machine.
 	StartedAt       string  `json:"started_at"`
 	FinishedAt      string  `json:"finished_at,omitempty"`
@@ -333,6 +344,9 @@ type Outcome struct {
 	Rows       int64
 	Tables     []string
 	Checkpoint string // required for complete
+	// Masking is the masking fingerprint of each table of a complete
+	// pull, from its manifest; nil when the manifest had none.
+	Masking map[string]string
 }
 
 // Finish records the outcome of a running pull and returns the entry.
@@ -370,6 +384,7 @@ func (s *Store) Finish(id int, o Outcome) (*Pull, error) {
 		p.Rows = o.Rows
 		p.Tables = append([]string{}, o.Tables...)
 		p.Checkpoint = o.Checkpoint
+		p.Masking = o.Masking
 		p.FinishedAt = stamp(now)
 		if t, err := time.Parse(time.RFC3339Nano, p.StartedAt); err == nil {
 			p.DurationSeconds = now.Sub(t).Seconds()
@@ -402,16 +417,7 @@ func (f *File) Pull(id int) (*Pull, error) { return find(f, id) }
 // must come again. The result is the oldest over the tables, so no table
 // misses a change. An empty source or target matches any.
 func (f *File) Checkpoint(only []string, source, target string) string {
-	// counts returns a complete pull's checkpoint time, ok false for the
-	// entries that do not count.
-	counts := func(p *Pull) (time.Time, bool) {
-		if p.Status != Complete || p.Checkpoint == "" ||
-			(source != "" && p.Source != source) || (target != "" && p.Target != target) {
-			return time.Time{}, false
-		}
-		t, err := time.Parse(time.RFC3339Nano, p.Checkpoint)
-		return t, err == nil
-	}
+	counts := func(p *Pull) (time.Time, bool) { return p.counts(source, target) }
 	var oldest string
 	var oldestT time.Time
 	keep := func(cp string, t time.Time) {
@@ -449,6 +455,55 @@ func (f *File) Checkpoint(only []string, source, target string) string {
 		}
 	}
 	return oldest
+}
+
+// counts returns a complete pull's checkpoint time, ok false for the
+// entries that do not count for a pull from source into target.
+func (p *Pull) counts(source, target string) (time.Time, bool) {
+	if p.Status != Complete || p.Checkpoint == "" ||
+		(source != "" && p.Source != source) || (target != "" && p.Target != target) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, p.Checkpoint)
+	return t, err == nil
+}
+
+// MaskingChanged compares the masking fingerprints of the server's current
+// manifest (current: table to fingerprint) with those recorded by the
+// complete pulls the local rows of each table come from: for every table
+// in only (every table of current when only is empty), the latest complete
+// pull from source into target that covered it, as for [File.Checkpoint].
+// changed lists the tables whose fingerprint differs: a delta would leave
+// their unchanged rows masked the old way (or not at all, for a new rule).
+// unrecorded lists those whose pull recorded none (an older bf-status, or a
+// table new since): nothing tells whether their masking changed. Tables
+// without a current fingerprint (an older bf-serve) or without a pull are
+// in neither list. Both lists are in the order of only, else sorted.
+func (f *File) MaskingChanged(only []string, source, target string, current map[string]string) (changed, unrecorded []string) {
+	tables := only
+	if len(tables) == 0 {
+		tables = slices.Sorted(maps.Keys(current))
+	}
+	for _, table := range tables {
+		want := current[table]
+		if want == "" {
+			continue
+		}
+		for i := len(f.Pulls) - 1; i >= 0; i-- {
+			p := f.Pulls[i]
+			if _, ok := p.counts(source, target); !ok || !p.Covers(table) {
+				continue
+			}
+			switch got, ok := p.Masking[table]; {
+			case !ok:
+				unrecorded = append(unrecorded, table)
+			case got != want:
+				changed = append(changed, table)
+			}
+			break
+		}
+	}
+	return changed, unrecorded
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -323,3 +323,70 @@ func TestFile_Checkpoint(t *testing.T) {
 		})
 	}
 }
+
+func TestFile_MaskingChanged(t *testing.T) {
+	const src, dst = "http://prod/api/backfill", "root@tcp(127.0.0.1:3306)/app"
+	pull := func(masking map[string]string, only ...string) *Pull {
+		return &Pull{Status: Complete, Checkpoint: "2026-01-01T00:00:00Z", Only: only, Source: src, Target: dst, Masking: masking}
+	}
+	current := map[string]string{"users": "aaaa", "orders": "bbbb", "posts": "cccc"}
+	same := map[string]string{"users": "aaaa", "orders": "bbbb", "posts": "cccc"}
+	tests := []struct {
+		name                string
+		pulls               []*Pull
+		only                []string
+		current             map[string]string
+		changed, unrecorded []string
+	}{
+		{"unchanged", []*Pull{pull(same)}, nil, current, nil, nil},
+		{"no pulls", nil, nil, current, nil, nil},
+		{"one table changed", []*Pull{pull(map[string]string{"users": "xxxx", "orders": "bbbb", "posts": "cccc"})}, nil, current, []string{"users"}, nil},
+		{"sorted", []*Pull{pull(map[string]string{"users": "x", "orders": "x", "posts": "cccc"})}, nil, current, []string{"orders", "users"}, nil},
+		{"only the requested tables", []*Pull{pull(map[string]string{"users": "xxxx", "orders": "bbbb", "posts": "cccc"})}, []string{"orders"}, current, nil, nil},
+		{"recorded by an older bf-status", []*Pull{pull(nil)}, []string{"users"}, current, nil, []string{"users"}},
+		{"a table new since", []*Pull{pull(map[string]string{"users": "aaaa", "orders": "bbbb"})}, nil, current, nil, []string{"posts"}},
+		{"an older bf-serve: nothing to compare", []*Pull{pull(map[string]string{"users": "xxxx"})}, nil, map[string]string{"users": "", "orders": ""}, nil, nil},
+		{"the latest pull of the table decides", []*Pull{
+			pull(map[string]string{"users": "xxxx", "orders": "bbbb", "posts": "cccc"}),
+			pull(map[string]string{"users": "aaaa"}, "users"),
+		}, nil, current, nil, nil},
+		{"a later pull of other tables does not", []*Pull{
+			pull(map[string]string{"users": "xxxx", "orders": "bbbb", "posts": "cccc"}),
+			pull(map[string]string{"orders": "bbbb"}, "orders"),
+		}, nil, current, []string{"users"}, nil},
+		{"failed pulls and other targets do not count", []*Pull{
+			pull(same),
+			{Status: Failed, Masking: map[string]string{"users": "xxxx"}, Source: src, Target: dst},
+			{Status: Complete, Checkpoint: "2026-02-01T00:00:00Z", Masking: map[string]string{"users": "xxxx"}, Source: src, Target: "root@tcp(127.0.0.1:3306)/other"},
+		}, nil, current, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &File{Pulls: tt.pulls}
+			changed, unrecorded := f.MaskingChanged(tt.only, src, dst, tt.current)
+			if !cmp.Equal(changed, tt.changed) || !cmp.Equal(unrecorded, tt.unrecorded) {
+				t.Errorf("MaskingChanged(%v) = %v, %v; want %v, %v", tt.only, changed, unrecorded, tt.changed, tt.unrecorded)
+			}
+		})
+	}
+}
+
+// TestStore_FinishMasking: a complete pull records its fingerprints, and
+// they survive the file.
+func TestStore_FinishMasking(t *testing.T) {
+	s, _ := newStore(t)
+	if _, err := s.Begin(Start{Mode: Full, PID: os.Getpid()}); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{"users": "0123456789abcdef"}
+	if _, err := s.Finish(1, Outcome{Status: Complete, Tables: []string{"users"}, Checkpoint: "2026-03-15T10:29:58Z", Masking: m}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := f.Pull(1); !cmp.Equal(p.Masking, m) {
+		t.Errorf("recorded masking %v, want %v", p.Masking, m)
+	}
+}

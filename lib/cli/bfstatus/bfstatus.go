@@ -21,6 +21,7 @@ import (
 	"github.com/backfill/backfill/lib/cli"
 	"github.com/backfill/backfill/lib/config"
 	"github.com/backfill/backfill/lib/httpapi"
+	"github.com/backfill/backfill/lib/manifest"
 	"github.com/backfill/backfill/lib/state"
 )
 
@@ -44,9 +45,16 @@ do cleanly; each is useful by hand too:
     guard
         exit 1 unless the environment ($BACKFILL_ENV, else $APP_ENV) is one
         of [client] allowed_environments (the environment guard)
-    checkpoint [--tables a,b]
+    checkpoint [--tables a,b] [--manifest MANIFEST]
         print the since of the next delta pull of these tables (every table
-        by default); print nothing when the next pull must be full
+        by default); print nothing when the next pull must be full. With
+        --manifest, the server's current manifest (file MANIFEST, - for
+        standard input): the pull must also be full when it masks one of
+        the tables differently from the last complete pull of that table
+        (a sanitize rule, the salt or the masking version changed: a delta
+        would mix two maskings), or that pull recorded no masking to
+        compare with; the reason goes to standard error. A manifest without
+        masking fingerprints (an older bf-serve) changes nothing
     dry-run [--tables a,b] MANIFEST
         print the table of what a pull of the manifest in file MANIFEST (-
         for standard input) would bring: rows (rows changed since the since
@@ -54,12 +62,13 @@ do cleanly; each is useful by hand too:
     cache-dir [--since T] [--tables a,b]
         print the download directory of such a pull: [client] cache_dir/
         full-HASH or delta-HASH, one per source, since and set of tables
-    cache DIR
+    cache [--manifest MANIFEST] DIR
         print what to do with the download in DIR: "reuse" (complete and
         younger than [client] local_cache_hours: no request to the server
         at all), "resume" (complete, or interrupted with tables to keep,
         and younger than 24 hours: ask first) or "fetch" (download again);
-        the reason goes to standard error
+        the reason goes to standard error. With --manifest, the server's
+        current manifest, a download masked otherwise than it is "fetch"
     files DIR
         print the paths of the dump files of the complete download in DIR,
         one a line, in import order
@@ -157,6 +166,7 @@ type options struct {
 	errMsg    string
 	table     string
 	keep      string
+	manifest  string
 }
 
 // flagsOf lists the flags each subcommand accepts, besides --config,
@@ -164,10 +174,10 @@ type options struct {
 var flagsOf = map[string][]string{
 	"":           {"json", "n"},
 	"guard":      nil,
-	"checkpoint": {"tables"},
+	"checkpoint": {"tables", "manifest"},
 	"dry-run":    {"tables"},
 	"cache-dir":  {"since", "tables"},
-	"cache":      nil,
+	"cache":      {"manifest"},
 	"files":      nil,
 	"begin":      {"mode", "since", "tables", "pid"},
 	"step":       nil,
@@ -183,10 +193,10 @@ var argsOf = map[string]int{"": 0, "guard": 0, "checkpoint": 0, "dry-run": 1, "c
 var synopsis = map[string]string{
 	"":           "bf-status [--json] [-n N]",
 	"guard":      "bf-status guard",
-	"checkpoint": "bf-status checkpoint [--tables a,b]",
+	"checkpoint": "bf-status checkpoint [--tables a,b] [--manifest MANIFEST]",
 	"dry-run":    "bf-status dry-run [--tables a,b] MANIFEST",
 	"cache-dir":  "bf-status cache-dir [--since T] [--tables a,b]",
-	"cache":      "bf-status cache DIR",
+	"cache":      "bf-status cache [--manifest MANIFEST] DIR",
 	"files":      "bf-status files DIR",
 	"begin":      "bf-status begin --mode full|delta [--since T] [--tables a,b] --pid PID",
 	"step":       "bf-status step ID STEP",
@@ -218,6 +228,7 @@ func Run(ctx context.Context, env cli.Env) error {
 	fs.StringVar(&o.errMsg, "error", "", "")
 	fs.StringVar(&o.table, "table", "", "")
 	fs.StringVar(&o.keep, "keep", "", "")
+	fs.StringVar(&o.manifest, "manifest", "", "")
 	args, err := cli.Parse(fs, env, usage)
 	if err != nil {
 		return err
@@ -366,11 +377,54 @@ func (c *cmd) checkpoint() error {
 	if err != nil {
 		return err
 	}
-	src, dst := c.where()
-	if cp := f.Checkpoint(c.o.tables, src, dst); cp != "" {
-		fmt.Fprintln(c.env.Stdout, cp)
+	var current map[string]string
+	if c.o.manifest != "" {
+		m, err := c.readManifest(c.o.manifest)
+		if err != nil {
+			return err
+		}
+		current = maskings(m)
 	}
+	src, dst := c.where()
+	cp := f.Checkpoint(c.o.tables, src, dst)
+	if cp == "" {
+		return nil
+	}
+	// Without fingerprints (an older bf-serve) nothing is compared.
+	changed, unrecorded := f.MaskingChanged(c.o.tables, src, dst, current)
+	switch {
+	case len(changed) > 0:
+		c.log.Printf("full pull: how %s %s masked changed on the server since the last pull (rules, salt or masking version)", strings.Join(changed, ", "), isAre(len(changed)))
+		return nil
+	case len(unrecorded) > 0:
+		c.log.Printf("full pull: the last pull recorded no masking fingerprint for %s (an older bf-status, or a new table), so a delta could mix two maskings", strings.Join(unrecorded, ", "))
+		return nil
+	}
+	fmt.Fprintln(c.env.Stdout, cp)
 	return nil
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+// maskings maps each table of m to its masking fingerprint; nil when m
+// has none (an older bf-serve).
+func maskings(m *manifest.Manifest) map[string]string {
+	var out map[string]string
+	for _, t := range m.Tables {
+		if t.Masking == "" {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[t.Name] = t.Masking
+	}
+	return out
 }
 
 // history prints the last pulls and the checkpoint.

@@ -29,19 +29,25 @@ import (
 // resuming (the original package's 24 hours).
 const ResumeWindow = 24 * time.Hour
 
-// dryRun prints the table of what a pull of the manifest at path brings.
-func (c *cmd) dryRun(path string) error {
+// readManifest reads the manifest in the file at path, - for standard
+// input.
+func (c *cmd) readManifest(path string) (*manifest.Manifest, error) {
 	var r io.Reader = c.env.Stdin
 	name := "standard input"
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer f.Close()
 		r, name = f, path
 	}
-	m, err := manifest.Decode(r, name)
+	return manifest.Decode(r, name)
+}
+
+// dryRun prints the table of what a pull of the manifest at path brings.
+func (c *cmd) dryRun(path string) error {
+	m, err := c.readManifest(path)
 	if err != nil {
 		return err
 	}
@@ -205,6 +211,16 @@ func (c *cmd) cache(dir string) error {
 	if m == nil {
 		return verdict("fetch")
 	}
+	if c.o.manifest != "" {
+		cur, err := c.readManifest(c.o.manifest)
+		if err != nil {
+			return err
+		}
+		if t := maskedOtherwise(dir, cur); t != "" {
+			c.log.Printf("%s holds a download that masks %s otherwise than the server does now; downloading again", dir, t)
+			return verdict("fetch")
+		}
+	}
 	if src, err := source(c.cfg); err == nil && m.SourceURL != src {
 		c.log.Printf("%s holds a download from %s; downloading again", dir, m.SourceURL)
 		return verdict("fetch")
@@ -228,6 +244,31 @@ func (c *cmd) cache(dir string) error {
 		return verdict("resume")
 	}
 	return verdict("fetch")
+}
+
+// maskedOtherwise names a table that the download in dir masks otherwise
+// than cur says the server does now (a kept table would mix two maskings);
+// "" when none does, or cur has no fingerprints (an older bf-serve).
+func maskedOtherwise(dir string, cur *manifest.Manifest) string {
+	now := maskings(cur)
+	if now == nil {
+		return ""
+	}
+	f, err := os.Open(filepath.Join(dir, fetch.ManifestFile))
+	if err != nil {
+		return "its tables" // no manifest to tell: nothing is kept
+	}
+	defer f.Close()
+	old, err := manifest.Decode(f, f.Name())
+	if err != nil {
+		return "its tables"
+	}
+	for _, t := range old.Tables {
+		if fp, ok := now[t.Name]; ok && fp != t.Masking {
+			return t.Name
+		}
+	}
+	return ""
 }
 
 // files prints the dump files of the complete download in dir.
@@ -286,6 +327,17 @@ func (c *cmd) finish(id int) error {
 			return err
 		}
 		out.Checkpoint = m.GeneratedAt
+		out.Masking = maskings(m)
+		if len(p.Only) > 0 && out.Masking != nil {
+			// The pull's own tables: only their local rows come from it.
+			own := map[string]string{}
+			for _, t := range p.Only {
+				if fp, ok := out.Masking[t]; ok {
+					own[t] = fp
+				}
+			}
+			out.Masking = own
+		}
 		data, err := os.ReadFile(o.result)
 		if err != nil {
 			return err
