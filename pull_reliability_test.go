@@ -154,7 +154,11 @@ func TestFault_PullInterrupted(t *testing.T) {
 			delay := 300 * time.Millisecond
 			switch st.name {
 			case "download":
-				delay = time.Duration(50+rnd.IntN(200)) * time.Millisecond
+				// Mid-transfer: the whole download takes about 200 ms
+				// on a quick machine (it took 250 ms and more when this
+				// test was written, and a Ctrl-C at 231 ms then landed
+				// in the import).
+				delay = time.Duration(20+rnd.IntN(80)) * time.Millisecond
 			case "import":
 				delay = time.Duration(150+rnd.IntN(300)) * time.Millisecond
 			}
