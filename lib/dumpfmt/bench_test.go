@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/backfill/backfill/lib/dumpfmt"
 	"github.com/backfill/backfill/lib/sqltext"
@@ -148,4 +151,67 @@ func BenchmarkReader(b *testing.B) {
 		}
 	}
 	b.ReportMetric(100000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkZstdOptions compresses the same INSERT text (120 000 app-like
+// rows in statements of 5 000, written a statement at a time, as the
+// Writer does) with the encoder the Writer uses and with each klauspost
+// option that could make it cheaper, so that the choice can be re-checked:
+//
+//	go test -run '^$' -bench ZstdOptions ./lib/dumpfmt
+//
+// On the 2-vCPU EPYC of issue 3 (a million-row activity_log, 155 MB of
+// SQL, separately): writer 0.50 s, no-crc 0.48 s, window-1MiB 0.53 s,
+// lower-mem 0.93 s, no-entropy 0.48 s for a stream 19 % larger; the C
+// zstd -1 takes 0.32 s. None is worth its cost.
+func BenchmarkZstdOptions(b *testing.B) {
+	rows := benchRows(benchPool)
+	var stmts [][]byte
+	var in int64
+	for i := 0; i < len(rows); i += dumpfmt.DefaultChunkRows {
+		s := []byte("INSERT INTO `t` (`id`,`email`,`name`,`created_at`,`amount`,`note`,`status`) VALUES ")
+		for j, r := range rows[i:min(i+dumpfmt.DefaultChunkRows, len(rows))] {
+			if j > 0 {
+				s = append(s, ',')
+			}
+			s = append(s, r...)
+		}
+		s = append(s, ";\n"...)
+		stmts = append(stmts, s)
+		in += int64(len(s))
+	}
+	// writer is what NewWriter uses at the default level.
+	writer := []zstd.EOption{zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(dumpfmt.DefaultLevel)), zstd.WithEncoderConcurrency(1)}
+	for _, tc := range []struct {
+		name string
+		opts []zstd.EOption
+	}{
+		{"writer", writer},
+		{"no-crc", append(slices.Clone(writer), zstd.WithEncoderCRC(false))},
+		{"window-1MiB", append(slices.Clone(writer), zstd.WithWindowSize(1<<20))},
+		{"lower-mem", append(slices.Clone(writer), zstd.WithLowerEncoderMem(true))},
+		{"no-entropy", append(slices.Clone(writer), zstd.WithNoEntropyCompression(true))},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var c countWriter
+			enc, err := zstd.NewWriter(&c, tc.opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(in)
+			for b.Loop() {
+				c.n = 0
+				enc.Reset(&c)
+				for _, s := range stmts {
+					if _, err := enc.Write(s); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := enc.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(in)/float64(c.n), "ratio")
+		})
+	}
 }
