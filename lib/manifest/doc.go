@@ -47,13 +47,15 @@
 //	                         (the INFORMATION_SCHEMA estimate) otherwise
 //	  kept_rows_exact bool   with kept_rows: whether it is exact
 //	  masking       string   the table's masking fingerprint, 16 lowercase
-//	                         hex characters (lib/sanitize.Fingerprint): it
-//	                         changes when the table's masked values would (a
-//	                         [sanitize] rule of the table added, removed or
-//	                         changed, another salt, another masking version)
+//	                         hex characters (lib/sanitize.Plan.Fingerprint):
+//	                         it changes when the table's masked values would
+//	                         (a [sanitize] rule of the table added, removed
+//	                         or changed, another salt, a masked column's
+//	                         width or keys changed, another masking version)
 //	                         and only then; every table has one, with or
-//	                         without rules. An HMAC keyed by the salt: it
-//	                         does not reveal it. A client that recorded
+//	                         without rules (none when its rules do not
+//	                         compile). An HMAC keyed by the salt: it does
+//	                         not show it. A client that recorded
 //	                         another one at its last pull pulls the table
 //	                         in full. Absent from manifests of bf-serve
 //	                         versions before it existed

@@ -69,9 +69,11 @@ type Table struct {
 	// through a limited parent (KeptRowsExact false). Absent otherwise.
 	KeptRows      *int64 `json:"kept_rows,omitempty"`
 	KeptRowsExact *bool  `json:"kept_rows_exact,omitempty"`
-	// Masking is the table's masking fingerprint ([sanitize.Fingerprint]):
-	// it changes when its masked values would, so that a client knows a
-	// delta would mix two maskings. "" in manifests of an older bf-serve.
+	// Masking is the table's masking fingerprint
+	// ([sanitize.Plan.Fingerprint]): it changes when its masked values
+	// would, so that a client knows a delta would mix two maskings. "" in
+	// manifests of an older bf-serve, and for a table whose rules do not
+	// compile.
 	Masking string `json:"masking"`
 }
 
@@ -250,7 +252,7 @@ func FromSchema(s *schema.Schema, cfg *config.Config) *Manifest {
 			ForeignKeys: []ForeignKey{},
 			Sanitized:   []string{},
 			Delta:       st.HasDelta(),
-			Masking:     sanitize.Fingerprint(cfg.Server.Salt, cfg.Sanitize[st.Name]),
+			Masking:     masking(cfg, st),
 		}
 		rules := cfg.Sanitize[st.Name]
 		for _, c := range st.Columns {
@@ -268,6 +270,17 @@ func FromSchema(s *schema.Schema, cfg *config.Config) *Manifest {
 		m.Tables = append(m.Tables, t)
 	}
 	return m
+}
+
+// masking is the masking fingerprint of table t (sanitize.Plan.Fingerprint),
+// "" when its rules do not compile: its dump fails then too, and a client
+// treats the table as an older bf-serve's.
+func masking(cfg *config.Config, t *schema.Table) string {
+	p, err := sanitize.Compile(cfg, t)
+	if err != nil {
+		return ""
+	}
+	return p.Fingerprint(cfg.Server.Salt)
 }
 
 // ParseSince parses an RFC 3339 time for --since / ?since=, rounded down

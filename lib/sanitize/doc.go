@@ -109,11 +109,13 @@
 // does not fetch keep the masking of the pull that brought them. When the
 // masking changes in between (a rule added or changed, the salt rotated, a
 // bf-serve whose expressions give other outputs), a delta would leave two
-// maskings side by side. [Fingerprint] names a table's masking: an HMAC
-// keyed by the salt over [MaskingVersion] and the table's rules, which the
-// manifest carries per table; a client that recorded another one makes its
-// next pull a full one. [MaskingVersion] must be bumped with any change to
-// the expressions that gives another output for the same input.
+// maskings side by side. [Plan.Fingerprint] names a table's masking: an
+// HMAC keyed by the salt over [MaskingVersion], the table's rules and the
+// expressions compiled from them (so also what the schema decides: a
+// column's width, its UNIQUE keys), which the manifest carries per table; a
+// client that recorded another one makes its next pull a full one.
+// [MaskingVersion] must be bumped with any change that gives another output
+// for the same input while the SQL text stays the same.
 //
 // # FLOAT columns
 //

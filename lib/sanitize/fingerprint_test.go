@@ -7,15 +7,41 @@ import (
 	"testing"
 
 	"github.com/backfill/backfill/lib/config"
+	"github.com/backfill/backfill/lib/schema"
+	"github.com/backfill/backfill/lib/testdb"
 )
 
-func rulesOf(t *testing.T, toml string) (salt string, rules map[string]config.Rule) {
+// fingerprintTable is the table the fingerprint tests compile their rules
+// for, created once per test in a fresh database.
+const fingerprintTable = `CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255) NOT NULL,
+	name VARCHAR(100), phone VARCHAR(40), motto VARCHAR(20), iban VARCHAR(64), bio TEXT, full_name VARCHAR(100))`
+
+// plans returns a function compiling a configuration for users, and the
+// salt it sets.
+func plans(t *testing.T) func(toml string) (*Plan, string) {
 	t.Helper()
-	cfg, err := config.Parse("backfill.toml", []byte(toml))
+	d := testdb.New(t)
+	d.Exec(t, fingerprintTable)
+	s, err := schema.Load(t.Context(), d.DB, d.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg.Server.Salt, cfg.Sanitize["users"]
+	users, ok := s.Table("users")
+	if !ok {
+		t.Fatal("no table users")
+	}
+	return func(toml string) (*Plan, string) {
+		t.Helper()
+		cfg, err := config.Parse("backfill.toml", []byte(toml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Compile(cfg, users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, cfg.Server.Salt
+	}
 }
 
 const baseRules = `
@@ -33,7 +59,9 @@ bio = { type = "keep" }
 // TestFingerprint_Changes: every input that decides a masked value changes
 // the fingerprint (the masking-change detection of delta pulls).
 func TestFingerprint_Changes(t *testing.T) {
-	base := func() string { salt, r := rulesOf(t, baseRules); return Fingerprint(salt, r) }()
+	compile := plans(t)
+	fp := func(toml string) string { p, salt := compile(toml); return p.Fingerprint(salt) }
+	base := fp(baseRules)
 	if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(base) {
 		t.Fatalf("fingerprint %q: want 16 lowercase hex characters", base)
 	}
@@ -58,19 +86,19 @@ func TestFingerprint_Changes(t *testing.T) {
 		if doc == baseRules {
 			t.Fatalf("%s: %q not in the base rules", e.name, e.old)
 		}
-		salt, r := rulesOf(t, doc)
-		got := Fingerprint(salt, r)
+		got := fp(doc)
 		if other, ok := seen[got]; ok {
 			t.Errorf("%s: fingerprint %s, the same as %s", e.name, got, other)
 		}
 		seen[got] = e.name
 	}
-	salt, r := rulesOf(t, baseRules)
-	if fingerprint(MaskingVersion+1, salt, r) == base {
+	p, salt := compile(baseRules)
+	if p.fingerprint(MaskingVersion+1, salt) == base {
 		t.Errorf("a new masking version leaves the fingerprint %s", base)
 	}
 	// A table without rules has a fingerprint, and its first rule changes it.
-	if none := Fingerprint(salt, nil); none == "" || none == Fingerprint(salt, map[string]config.Rule{"email": {Type: "email"}}) {
+	const saltOnly = "[server]\nsalt = \"s3cret-salt-value\"\n"
+	if none := fp(saltOnly); none == "" || none == fp(saltOnly+"[sanitize.users]\nemail = { type = \"email\" }\n") {
 		t.Errorf("no rules: fingerprint %q", none)
 	}
 }
@@ -78,14 +106,15 @@ func TestFingerprint_Changes(t *testing.T) {
 // TestFingerprint_Stable: the same configuration, written another way, gives
 // the same fingerprint; "keep" rules count as none.
 func TestFingerprint_Stable(t *testing.T) {
-	salt, r := rulesOf(t, baseRules)
-	base := Fingerprint(salt, r)
-	if again := Fingerprint(salt, r); again != base {
+	compile := plans(t)
+	fp := func(toml string) string { p, salt := compile(toml); return p.Fingerprint(salt) }
+	base := fp(baseRules)
+	if again := fp(baseRules); again != base {
 		t.Errorf("two computations: %s, then %s", base, again)
 	}
 	reordered := `
 [sanitize.users]
-iban = { expr = "  SHA2(CONCAT(@bf_salt, iban), 256) ", type = "sql" }
+iban = { expr = "SHA2(CONCAT(@bf_salt, iban), 256)", type = "sql" }
 motto = { value = "hello", type = "fixed" }
 phone = {   type = "phone",   random = true }
 name = { type = "name" }
@@ -94,18 +123,20 @@ email = { exclude = ["*@corp.example", "ops@*"], type = "email" }
 [server]
 salt = "s3cret-salt-value"
 `
-	if s2, r2 := rulesOf(t, reordered); Fingerprint(s2, r2) != base {
-		t.Errorf("reordered rules and keys: %s, want %s", Fingerprint(s2, r2), base)
+	if got := fp(reordered); got != base {
+		t.Errorf("reordered rules and keys: %s, want %s", got, base)
 	}
-	if Fingerprint(salt, nil) != Fingerprint(salt, map[string]config.Rule{"bio": {Type: "keep"}}) {
+	const saltOnly = "[server]\nsalt = \"s3cret-salt-value\"\n"
+	if fp(saltOnly) != fp(saltOnly+"[sanitize.users]\nbio = { type = \"keep\" }\n") {
 		t.Errorf("a keep rule changes the fingerprint")
 	}
 }
 
 // TestFingerprint_HidesSalt: neither the salt nor its hex shows.
 func TestFingerprint_HidesSalt(t *testing.T) {
+	p, _ := plans(t)(baseRules)
 	for _, salt := range []string{"abcdef0123456789abcdef", "s3cret-salt-value", "0123456789abcdef0123456789abcdef"} {
-		fp := Fingerprint(salt, nil)
+		fp := p.Fingerprint(salt)
 		for _, s := range []string{salt, hex.EncodeToString([]byte(salt))} {
 			if strings.Contains(fp, s) || strings.Contains(s, fp) {
 				t.Errorf("fingerprint %q shows the salt %q", fp, s)
@@ -113,7 +144,7 @@ func TestFingerprint_HidesSalt(t *testing.T) {
 		}
 	}
 	// Keyed: the same rules under two salts differ.
-	if Fingerprint("a", nil) == Fingerprint("b", nil) {
+	if p.Fingerprint("a") == p.Fingerprint("b") {
 		t.Errorf("the salt does not key the fingerprint")
 	}
 }

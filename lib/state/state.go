@@ -115,7 +115,7 @@ type Pull struct {
 	// clock), set when the pull completed: the since of the next delta.
 	Checkpoint string `json:"checkpoint,omitempty"`
 	// Masking maps each table of a complete pull to its masking
-	// fingerprint in the pull's manifest (lib/sanitize.Fingerprint): how
+	// fingerprint in the pull's manifest (lib/sanitize.Plan.Fingerprint): how
 	// the server masked the rows imported. Absent when the manifest had
 	// none (an older bf-serve) and in entries of an older bf-status.
 	Masking map[string]string `json:"masking,omitempty"`
