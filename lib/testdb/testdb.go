@@ -17,7 +17,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,9 +36,7 @@ type Server struct {
 	Admin *sql.DB
 	Where string // how it was found, for messages
 
-	proc  *exec.Cmd      // the supervising shell
-	stdin io.WriteCloser // closing it stops the server
-	dir   string
+	sv *supervisor // a throwaway server's; nil otherwise
 }
 
 var (
@@ -66,35 +63,12 @@ func Shutdown() {
 // stop stops s if it is a throwaway server and waits until its files are
 // gone.
 func (s *Server) stop() {
-	if s.proc == nil {
+	if s.sv == nil {
 		return
 	}
 	_ = s.Admin.Close()
-	_ = s.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = s.proc.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = s.proc.Process.Kill()
-		<-done
-		_ = os.RemoveAll(s.dir)
-	}
+	s.sv.halt()
 }
-
-// superviseScript runs the server ($2 with the arguments after it) and
-// waits for its own standard input to end; then it stops the server and
-// removes the directory $1. It also ends, and cleans up, if the server
-// exits first. (A background list's standard input is /dev/null unless
-// redirected, hence the copy on descriptor 3.)
-const superviseScript = `dir=$1; shift
-exec 3<&0
-"$@" </dev/null &
-pid=$!
-{ cat <&3 >/dev/null; kill -TERM "$pid" 2>/dev/null; } &
-wait "$pid"
-rm -rf "$dir"
-`
 
 func find() (*Server, error) {
 	if dsn := os.Getenv("BACKFILL_TEST_DSN"); dsn != "" {
@@ -183,33 +157,31 @@ func start() (*Server, error) {
 	// The server runs under a shell that stops it and removes dir as soon
 	// as its standard input ends: when Shutdown closes it, or when the test
 	// process exits without calling Shutdown (most test binaries) or dies.
-	// No test run leaves a server or its files behind.
-	cmd := exec.Command("/bin/sh", "-c", superviseScript, "testdb-supervise", dir, mysqld,
+	// No test run leaves a server or its files behind (supervise.go).
+	sv, err := supervise(dir, mysqld,
 		"--no-defaults", "--datadir="+data, "--tmpdir="+tmp, "--socket="+sock,
 		"--skip-networking", "--user=root", "--log-error="+filepath.Join(dir, "err.log"),
 		"--pid-file="+filepath.Join(dir, "pid"), "--innodb-buffer-pool-size=256M",
 		"--max-allowed-packet=256M", "--local-infile=1")
-	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("testdb: start %s: %w", mysqld, err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		s, err := connect("root@unix("+sock+")/", "throwaway mariadbd in "+dir)
 		if err == nil {
-			s.proc, s.stdin, s.dir = cmd, stdin, dir
+			s.sv = sv
 			return s, nil
 		}
-		if time.Now().After(deadline) {
+		status, exited := sv.exited()
+		if exited || time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "err.log"))
-			stdin.Close()
-			_ = cmd.Wait()
-			return nil, fmt.Errorf("testdb: throwaway mariadbd did not answer within 60s: %v\n%s", err, log)
+			sv.halt()
+			if exited {
+				return nil, fmt.Errorf("testdb: throwaway %s in %s exited with status %s before it answered; its log:\n%s", mysqld, dir, status, log)
+			}
+			return nil, fmt.Errorf("testdb: throwaway %s in %s did not answer within 60s: %v; its log:\n%s", mysqld, dir, err, log)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

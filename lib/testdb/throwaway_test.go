@@ -31,12 +31,12 @@ func TestThrowaway_Stop(t *testing.T) {
 		s.stop()
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(tmpdir, s.dir+string(os.PathSeparator)) {
-		t.Errorf("@@tmpdir is %s, want a directory inside %s (servers sharing /tmp delete each other's temporary tables)", tmpdir, s.dir)
+	if !strings.HasPrefix(tmpdir, s.sv.dir+string(os.PathSeparator)) {
+		t.Errorf("@@tmpdir is %s, want a directory inside %s (servers sharing /tmp delete each other's temporary tables)", tmpdir, s.sv.dir)
 	}
 	s.stop()
-	if _, err := os.Stat(s.dir); !os.IsNotExist(err) {
-		t.Errorf("after stop, %s still exists (%v)", s.dir, err)
+	if _, err := os.Stat(s.sv.dir); !os.IsNotExist(err) {
+		t.Errorf("after stop, %s still exists (%v)", s.sv.dir, err)
 	}
 }
 
@@ -48,7 +48,7 @@ func TestThrowaway_OwnerExits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.Stdout.WriteString("dir=" + s.dir + "\n")
+		os.Stdout.WriteString("dir=" + s.sv.dir + "\n")
 		os.Exit(0) // no Shutdown
 	}
 	needServerBinaries(t)
