@@ -394,8 +394,8 @@ func prepare(ctx context.Context, src Source, o Options) (*query, error) {
 	if len(plan.Columns) == 0 {
 		return nil, fmt.Errorf("dump %q: the table has no stored columns", o.Table)
 	}
-	if plan.NeedsSalt() && cfg.Server.Salt == "" {
-		warnf(o.Log, "[server] salt is empty: the masked values of table %q are unkeyed hashes that anyone can recompute from a guessed original; set BACKFILL_SALT or [server] salt to a long random secret", o.Table)
+	if problem := sanitize.SaltProblem(cfg.Server.Salt); plan.NeedsSalt() && problem != "" {
+		warnf(o.Log, "table %q: %s", o.Table, problem)
 	}
 	q.plan = plan
 	q.header = dumpfmt.Header{Table: t.Name, Mode: dumpfmt.ModeFull, GeneratedAt: now}

@@ -770,6 +770,16 @@ func TestWrite_Warnings(t *testing.T) {
 			t.Errorf("warnings %q lack %q", all, want)
 		}
 	}
+	// A short salt is warned about too, without showing it.
+	cfg = parseConfig(t, "[server]\nsalt = \"pepper\"\n[sanitize.users]\nemail = { type = \"email\" }\n")
+	w = warnings{}
+	if _, err := dump.Write(t.Context(), &buf, dump.Source{DB: src.DB, Database: src.Name, Config: cfg}, dump.Options{Table: "users", Log: &w}); err != nil {
+		t.Fatal(err)
+	}
+	all = strings.Join(w.lines, "\n")
+	if !strings.Contains(all, "salt is only 6 characters") || strings.Contains(all, "pepper") {
+		t.Errorf("warnings for a 6-character salt: %q", all)
+	}
 }
 
 // TestWrite_OracleSQLMode: under MariaDB's sql_mode=ORACLE CONCAT skips

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 )
 
 // MaskingVersion is the version of the masking algorithm: the expressions
@@ -95,4 +96,22 @@ func (p *Plan) fingerprint(version int, salt string) string {
 	mac := hmac.New(sha256.New, []byte(salt))
 	mac.Write(data)
 	return hex.EncodeToString(mac.Sum(nil))[:fingerprintHex]
+}
+
+// MinSaltLength is the shortest salt that draws no warning: 16 random
+// characters are out of reach of an offline guess. bf-init makes 64.
+const MinSaltLength = 16
+
+// SaltProblem says what is wrong with salt as the key of deterministic
+// masking, with what to do; "" when nothing is. A salt is only checked for
+// being empty or short: its randomness cannot be seen.
+func SaltProblem(salt string) string {
+	const fix = "; set BACKFILL_SALT or [server] salt to a long random secret (openssl rand -hex 32)"
+	switch {
+	case salt == "":
+		return "[server] salt is empty: masked values are unkeyed hashes that anyone can recompute from a guessed original" + fix
+	case len(salt) < MinSaltLength:
+		return fmt.Sprintf("[server] salt is only %d characters: a salt that short can be guessed offline, from a masked value whose original is known or from the manifest's masking fingerprints", len(salt)) + fix
+	}
+	return ""
 }

@@ -148,3 +148,31 @@ func TestFingerprint_HidesSalt(t *testing.T) {
 		t.Errorf("the salt does not key the fingerprint")
 	}
 }
+
+// TestSaltProblem: an empty or short salt is a problem that says what to
+// do; a long one is none.
+func TestSaltProblem(t *testing.T) {
+	for _, tc := range []struct {
+		salt, want string
+	}{
+		{"", "salt is empty"},
+		{"abc", "salt is only 3 characters"},
+		{strings.Repeat("x", MinSaltLength-1), "salt is only 15 characters"},
+		{strings.Repeat("x", MinSaltLength), ""},
+		{"VjBo9RpiVuygOH8BfHIyKS6wP3bVqOfetUL4Gnpl2R6W2cP_IxpwFb79lIZnOoev", ""},
+	} {
+		got := SaltProblem(tc.salt)
+		if tc.want == "" {
+			if got != "" {
+				t.Errorf("salt of %d characters: problem %q, want none", len(tc.salt), got)
+			}
+			continue
+		}
+		if !strings.Contains(got, tc.want) || !strings.Contains(got, "BACKFILL_SALT") {
+			t.Errorf("salt of %d characters: problem %q, want %q and what to do", len(tc.salt), got, tc.want)
+		}
+		if tc.salt != "" && strings.Contains(got, tc.salt) {
+			t.Errorf("the problem shows the salt: %q", got)
+		}
+	}
+}

@@ -232,8 +232,8 @@ func checkRules(ctx context.Context, db *sql.DB, database string, cfg *config.Co
 	if len(es) > 0 {
 		return es
 	}
-	if salted && cfg.Server.Salt == "" {
-		log.Warn("[server] salt is empty: masked values depend on the data alone and can be recomputed by anyone who sees a dump; set BACKFILL_SALT to a random secret (openssl rand -hex 32)")
+	if problem := sanitize.SaltProblem(cfg.Server.Salt); salted && problem != "" {
+		log.Warn(problem)
 	}
 	return nil
 }
