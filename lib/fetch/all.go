@@ -326,7 +326,7 @@ func (f *Fetcher) previous(o Options, m *manifest.Manifest, now time.Time) (*pre
 		return nil, fmt.Sprintf("a download since %s", meta.Since)
 	case !sameSchema(old, m):
 		return nil, "a download of a different schema (tables, columns, keys, sanitizing or limits changed)"
-	case !sameMasking(old, m):
+	case !sameMasking(old, m, o.Tables):
 		return nil, "a download masked another way (the server's sanitize rules, salt or masking version changed)"
 	}
 	p := &previous{meta: &meta, manifest: old, fetched: map[string]time.Time{}, now: now}
@@ -404,10 +404,16 @@ func sameTime(a, b string) bool {
 	return ta.Equal(tb)
 }
 
-// sameMasking reports whether every table of a is masked as in b: the same
-// masking fingerprint (manifest.Table.Masking).
-func sameMasking(a, b *manifest.Manifest) bool {
-	for _, n := range a.Names() {
+// sameMasking reports whether the tables downloaded (only, or every table
+// of a when only is empty) are masked in a as in b: the same masking
+// fingerprint (manifest.Table.Masking). Another table's masking does not
+// concern a download without it.
+func sameMasking(a, b *manifest.Manifest, only []string) bool {
+	names, err := a.Select(only)
+	if err != nil {
+		return false
+	}
+	for _, n := range names {
 		ta, _ := a.Table(n)
 		tb, ok := b.Table(n)
 		if !ok || ta.Masking != tb.Masking {

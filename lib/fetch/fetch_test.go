@@ -44,7 +44,8 @@ type fixture struct {
 	tables      map[string]int // name → rows
 	order       []string
 	columns     []manifest.Column
-	masking     string // every table's masking fingerprint
+	masking     string            // every table's masking fingerprint
+	maskingOf   map[string]string // but these tables' fingerprints
 	generatedAt string
 	requests    []string // "manifest", "dump/NAME", in arrival order
 	active, max int      // concurrent dump requests
@@ -118,8 +119,12 @@ func (fx *fixture) manifest() *manifest.Manifest {
 	m := &manifest.Manifest{Version: 1, GeneratedAt: fx.generatedAt, Database: "app",
 		Order: slices.Clone(fx.order), Excluded: []string{}, BrokenCycles: []manifest.BrokenEdge{}}
 	for _, n := range fx.order {
+		masking := fx.masking
+		if fp, ok := fx.maskingOf[n]; ok {
+			masking = fp
+		}
 		m.Tables = append(m.Tables, &manifest.Table{Name: n, Rows: int64(fx.tables[n]), PrimaryKey: []string{"id"},
-			Columns: slices.Clone(fx.columns), ForeignKeys: []manifest.ForeignKey{}, Sanitized: []string{}, Masking: fx.masking})
+			Columns: slices.Clone(fx.columns), ForeignKeys: []manifest.ForeignKey{}, Sanitized: []string{}, Masking: masking})
 	}
 	return m
 }
@@ -566,6 +571,35 @@ func TestAll_NotResumable(t *testing.T) {
 				t.Errorf("manifest.json: %v, generated_at %v", err, m)
 			}
 		})
+	}
+}
+
+// TestAll_SubsetKeptWhenOtherMaskingChanges: a download of some tables is
+// resumed (nothing fetched again) when only a table it does not hold is now
+// masked otherwise; when one of its own is, it is fetched again.
+func TestAll_SubsetKeptWhenOtherMaskingChanges(t *testing.T) {
+	fx := newFixture(t, map[string]int{"a": 10, "b": 20})
+	dir := t.TempDir()
+	var log testio.SyncBuffer
+	f := fx.fetcher(&log)
+	o := fetch.Options{Dir: dir, Parallel: 2, Tables: []string{"a"}}
+	if _, err := f.All(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	fx.dumps()
+	fx.maskingOf = map[string]string{"b": "0123456789abcdef"}
+	if _, err := f.All(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := fx.dumps(); len(got) != 0 {
+		t.Errorf("another table's masking changed: fetched %v again, want nothing", got)
+	}
+	fx.maskingOf = map[string]string{"a": "0123456789abcdef"}
+	if _, err := f.All(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a"}, fx.dumps()); diff != "" {
+		t.Errorf("its own table's masking changed: requests (-want +got):\n%s", diff)
 	}
 }
 

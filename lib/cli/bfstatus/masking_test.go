@@ -142,7 +142,8 @@ func TestCheckpoint_MaskingUnrecorded(t *testing.T) {
 }
 
 // TestCache_Masking: a download the server now masks otherwise is never
-// reused nor resumed: its tables would mix two maskings.
+// reused nor resumed: its tables would mix two maskings. A table the
+// download does not hold (it has users only) does not count.
 func TestCache_Masking(t *testing.T) {
 	stateFile, dl := pulled(t, manifestDoc("aaaa000000000000", "bbbb000000000000"))
 	os.WriteFile(filepath.Join(dl, "meta.json"), []byte(`{"version": 1, "source_url": "http://127.0.0.1:9/api/backfill", "status": "complete", "started_at": "2099-01-01T00:00:00Z",
@@ -152,7 +153,8 @@ func TestCache_Masking(t *testing.T) {
 	}{
 		{"same masking", manifestDoc("aaaa000000000000", "bbbb000000000000"), "reuse", "using the complete download"},
 		{"an older bf-serve", manifestDoc("", ""), "reuse", "using the complete download"},
-		{"masked otherwise", manifestDoc("aaaa000000000000", "ffff000000000000"), "fetch", "holds a download that masks orders otherwise than the server does now; downloading again"},
+		{"masked otherwise", manifestDoc("ffff000000000000", "bbbb000000000000"), "fetch", "holds a download that masks users otherwise than the server does now; downloading again"},
+		{"a table not downloaded masked otherwise", manifestDoc("aaaa000000000000", "ffff000000000000"), "reuse", "using the complete download"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			stdout, stderr, code := statusRun(t, tt.manifest, "--state", stateFile, "cache", "--manifest", "-", dl)

@@ -216,7 +216,7 @@ func (c *cmd) cache(dir string) error {
 		if err != nil {
 			return err
 		}
-		if t := maskedOtherwise(dir, cur); t != "" {
+		if t := maskedOtherwise(dir, m, cur); t != "" {
 			c.log.Printf("%s holds a download that masks %s otherwise than the server does now; downloading again", dir, t)
 			return verdict("fetch")
 		}
@@ -246,10 +246,12 @@ func (c *cmd) cache(dir string) error {
 	return verdict("fetch")
 }
 
-// maskedOtherwise names a table that the download in dir masks otherwise
-// than cur says the server does now (a kept table would mix two maskings);
-// "" when none does, or cur has no fingerprints (an older bf-serve).
-func maskedOtherwise(dir string, cur *manifest.Manifest) string {
+// maskedOtherwise names a table of the download in dir (meta lists them)
+// that it masks otherwise than cur says the server does now (a kept table
+// would mix two maskings); "" when none does, or cur has no fingerprints
+// (an older bf-serve). Tables of the manifest the download does not hold
+// do not count.
+func maskedOtherwise(dir string, meta *fetch.Meta, cur *manifest.Manifest) string {
 	now := maskings(cur)
 	if now == nil {
 		return ""
@@ -263,8 +265,12 @@ func maskedOtherwise(dir string, cur *manifest.Manifest) string {
 	if err != nil {
 		return "its tables"
 	}
+	held := map[string]bool{}
+	for _, t := range meta.Tables {
+		held[t.Name] = true
+	}
 	for _, t := range old.Tables {
-		if fp, ok := now[t.Name]; ok && fp != t.Masking {
+		if fp, ok := now[t.Name]; ok && held[t.Name] && fp != t.Masking {
 			return t.Name
 		}
 	}
