@@ -21,7 +21,9 @@ test: lint
 test-short:
 	$(GO) test -count=1 -short ./...
 
-# Slow fault, load and security tests (also run in CI).
+# Slow fault, load and security tests: not part of `make test` (nor of CI,
+# which runs `make test`); run them after touching lib/load, lib/fetch,
+# lib/httpapi, scripts/bf-pull or the harness.
 test-long:
 	BACKFILL_LONG=1 $(GO) test -count=1 -timeout 30m ./...
 
