@@ -163,38 +163,57 @@ func ExitCode(err error) int {
 	return ExitFailure
 }
 
-func report(prog string, stderr io.Writer, ctx context.Context, err error) int {
-	if err == nil {
-		if context.Cause(ctx) != nil && errors.Is(context.Cause(ctx), ErrInterrupted) {
-			return ExitInterrupted
-		}
-		return ExitOK
-	}
-	if errors.Is(err, ErrSilent) {
-		return ExitFailure
-	}
+// Outcome is how a run ended: its exit status and what to say about it.
+type Outcome struct {
+	Code  int
+	Msg   string   // the error, "" when there is nothing to say
+	Hints []string // what to do about it
+	// Usage is set for a usage error: the --help hint belongs after it.
+	Usage bool
+}
+
+// Describe is the outcome of a run that returned err with ctx its context:
+// the exit status of [ExitCode], 130 for any failure after a signal, and
+// the message Run prints ("" for ErrSilent and an *ExitError, which were
+// reported already).
+func Describe(ctx context.Context, err error) Outcome {
+	interrupted := errors.Is(context.Cause(ctx), ErrInterrupted)
 	var ee *ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
+	switch {
+	case err == nil && interrupted:
+		return Outcome{Code: ExitInterrupted}
+	case err == nil:
+		return Outcome{Code: ExitOK}
+	case errors.Is(err, ErrSilent):
+		return Outcome{Code: ExitFailure}
+	case errors.As(err, &ee):
+		return Outcome{Code: ee.Code}
 	}
-	code := ExitCode(err)
-	if code == ExitFailure && errors.Is(context.Cause(ctx), ErrInterrupted) {
-		code = ExitInterrupted
+	o := Outcome{Code: ExitCode(err), Msg: err.Error(), Hints: Hints(err)}
+	if o.Code == ExitFailure && interrupted {
+		o.Code = ExitInterrupted
+	}
+	if o.Code == ExitInterrupted && !strings.Contains(o.Msg, "interrupted") {
+		o.Msg = "interrupted: " + o.Msg
 	}
 	var ue *UsageError
-	errors.As(err, &ue)
-	msg := err.Error()
-	if code == ExitInterrupted && !strings.Contains(msg, "interrupted") {
-		msg = "interrupted: " + msg
+	o.Usage = errors.As(err, &ue) && o.Code == ExitUsage
+	return o
+}
+
+func report(prog string, stderr io.Writer, ctx context.Context, err error) int {
+	o := Describe(ctx, err)
+	if o.Msg == "" {
+		return o.Code
 	}
-	for _, line := range strings.Split(msg, "\n") {
+	for _, line := range strings.Split(o.Msg, "\n") {
 		fmt.Fprintf(stderr, "%s: error: %s\n", prog, line)
 	}
-	for _, h := range Hints(err) {
+	for _, h := range o.Hints {
 		fmt.Fprintf(stderr, "%s: hint: %s\n", prog, h)
 	}
-	if ue != nil && code == ExitUsage {
+	if o.Usage {
 		fmt.Fprintf(stderr, "%s: hint: run '%s --help' for usage\n", prog, prog)
 	}
-	return code
+	return o.Code
 }

@@ -74,7 +74,7 @@ func Main() int { return cli.Run(prog, cli.OS(), Run) }
 
 // Run is bf-serve with an injected environment. It returns when ctx is
 // done (a signal) and the server has shut down.
-func Run(ctx context.Context, env cli.Env) error {
+func Run(ctx context.Context, env cli.Env) (err error) {
 	fs := cli.NewFlagSet(prog)
 	cfgPath := fs.String("config", "", "")
 	listen := fs.String("listen", "", "")
@@ -88,6 +88,12 @@ func Run(ctx context.Context, env cli.Env) error {
 	}
 	if len(args) > 0 {
 		return cli.Usagef("unexpected argument %q", args[0])
+	}
+	log := newLogger(env.Stderr, logFormat.Value)
+	if logFormat.Value == "json" {
+		// From here on a failure is a JSON record too: a log shipper (or
+		// jq) reading the journal meets no plain line at the end.
+		defer func() { err = reportJSON(ctx, log, err) }()
 	}
 	cfg, err := config.Load(*cfgPath, env.Getenv)
 	if err != nil {
@@ -111,8 +117,6 @@ func Run(ctx context.Context, env cli.Env) error {
 	if err != nil {
 		return err
 	}
-
-	log := newLogger(env.Stderr, logFormat.Value)
 
 	db, err := mysqldb.OpenConfig(dbcfg)
 	if err != nil {
@@ -256,6 +260,22 @@ func loadTLS(cfg *config.Config) (*tls.Config, error) {
 func loopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
+}
+
+// reportJSON logs the failure err as one record (level ERROR, the message,
+// its hints and the exit status) and returns an error cli.Run maps to the
+// same status without printing anything.
+func reportJSON(ctx context.Context, log *slog.Logger, err error) error {
+	o := cli.Describe(ctx, err)
+	if o.Msg == "" {
+		return err
+	}
+	attrs := []any{"exit", o.Code}
+	if len(o.Hints) > 0 {
+		attrs = append(attrs, "hints", o.Hints)
+	}
+	log.Error(o.Msg, attrs...)
+	return &cli.ExitError{Code: o.Code}
 }
 
 // newLogger returns the server's logger on stderr. Text lines carry the
