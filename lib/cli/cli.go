@@ -193,6 +193,11 @@ func Describe(ctx context.Context, err error) Outcome {
 	if o.Code == ExitFailure && interrupted {
 		o.Code = ExitInterrupted
 	}
+	// A step that stopped on the cancelled context says why: the signal,
+	// not "context canceled".
+	if interrupted && errors.Is(err, context.Canceled) && strings.HasSuffix(o.Msg, context.Canceled.Error()) {
+		o.Msg = strings.TrimSuffix(o.Msg, context.Canceled.Error()) + context.Cause(ctx).Error()
+	}
 	if o.Code == ExitInterrupted && !strings.Contains(o.Msg, "interrupted") {
 		o.Msg = "interrupted: " + o.Msg
 	}

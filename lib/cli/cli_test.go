@@ -54,6 +54,14 @@ func TestReport(t *testing.T) {
 	if got, want := buf.String(), "bf-x: error: interrupted: read row 3: context canceled\n"; got != want {
 		t.Errorf("stderr = %q, want %q", got, want)
 	}
+	// A step that stopped on the cancelled context names the signal.
+	buf.Reset()
+	if got := report("bf-x", &buf, ctx, fmt.Errorf("load schema: %w", context.Canceled)); got != 130 {
+		t.Errorf("cancelled step: report() = %d, want 130", got)
+	}
+	if got, want := buf.String(), "bf-x: error: load schema: interrupted by interrupt\n"; got != want {
+		t.Errorf("stderr = %q, want %q", got, want)
+	}
 	if got := report("bf-x", &buf, ctx, Usagef("bad flag")); got != 2 {
 		t.Errorf("usage error after a signal: report() = %d, want 2", got)
 	}

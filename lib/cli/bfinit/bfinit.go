@@ -57,8 +57,10 @@ standard error, answers on standard input). Without a terminal every answer
 comes from a flag or from the existing file, else bf-init stops with exit
 status 2 naming the flag. Yes/no flags take =false (--scan=false) to answer no.
 
-The token is kept when the file or $BACKFILL_TOKEN has one; otherwise, or
-with --new-token, a new one of 64 random characters is generated. The client
+The token is kept when the file or $BACKFILL_TOKEN has one. A new one of 64
+random characters is generated with --new-token, or when you press Enter at
+the prompt; without a terminal and without a token, bf-init stops (exit
+status 2) and asks for --new-token. The client
 needs the server's token: copy it with --token-file, --token-env or by pasting
 it at the prompt. The token is never printed unless --show-token asks for it
 (on standard output). The file is written with mode 0600.
@@ -104,7 +106,8 @@ Environment:
     not copied into the file, except with --token-env)
 
 Exit status:
-    0 success, 1 failure (connection test, scan), 2 usage or configuration error
+    0 success, 1 failure (connection test, scan), 2 usage or configuration error,
+    130 interrupted
 
 Examples:
     $ bf-init server --dsn 'backfill_ro:secret@tcp(db:3306)/app' --new-token --scan --write --test

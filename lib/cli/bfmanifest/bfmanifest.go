@@ -36,7 +36,7 @@ Environment:
     BACKFILL_CONFIG, BACKFILL_SOURCE_DSN
 
 Exit status:
-    0 success, 1 failure, 2 usage or configuration error
+    0 success, 1 failure, 2 usage or configuration error, 130 interrupted
 
 Example:
     $ bf-manifest --dsn 'backfill_ro:secret@tcp(db:3306)/app' | jq '.order'
