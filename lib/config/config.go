@@ -18,6 +18,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,11 +112,15 @@ var SanitizeTypes = []string{"email", "name", "phone", "text", "hash", "null", "
 // Duration is a TOML string such as "300s" or "5m"; a bare integer means seconds.
 type Duration struct{ time.Duration }
 
-// UnmarshalText parses a Go duration string.
+// UnmarshalText parses a Go duration string, or a whole number of seconds.
 func (d *Duration) UnmarshalText(b []byte) error {
+	if n, err := strconv.ParseUint(string(b), 10, 32); err == nil {
+		d.Duration = time.Duration(n) * time.Second
+		return nil
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("%q is not a duration (examples: \"300s\", \"5m\")", b)
+		return fmt.Errorf("%q is not a duration (examples: \"300s\", \"5m\", 300 for seconds)", b)
 	}
 	d.Duration = v
 	return nil

@@ -262,3 +262,32 @@ func TestCheckEnvironment_Edges(t *testing.T) {
 		t.Errorf("empty list: %q, want %q", got, want)
 	}
 }
+
+// TestDuration_Forms: a duration is a Go duration string or a whole number
+// of seconds, as a TOML integer or string.
+func TestDuration_Forms(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+	}{
+		{`300`, 300 * time.Second},
+		{`"300"`, 300 * time.Second},
+		{`"300s"`, 300 * time.Second},
+		{`"5m"`, 5 * time.Minute},
+		{`"1h30m"`, 90 * time.Minute},
+	} {
+		c, err := Parse("f.toml", []byte("[client]\ntimeout = "+tc.value+"\n"))
+		if err != nil {
+			t.Errorf("timeout = %s: %v", tc.value, err)
+			continue
+		}
+		if got := c.Client.Timeout.Duration; got != tc.want {
+			t.Errorf("timeout = %s: %v, want %v", tc.value, got, tc.want)
+		}
+	}
+	for _, bad := range []string{`"soon"`, `-5`, `"-"`} {
+		if _, err := Parse("f.toml", []byte("[client]\ntimeout = "+bad+"\n")); err == nil {
+			t.Errorf("timeout = %s: no error", bad)
+		}
+	}
+}
