@@ -102,8 +102,8 @@ Flags:
 
 Environment:
     BACKFILL_CONFIG, BACKFILL_TOKEN, BACKFILL_SOURCE_DSN, BACKFILL_SOURCE_URL,
-    BACKFILL_DSN, BACKFILL_SALT (a value set in the environment is used and
-    not copied into the file, except with --token-env)
+    BACKFILL_DSN, BACKFILL_SALT, BACKFILL_LISTEN (a value set in the
+    environment is used and not copied into the file, except with --token-env)
 
 Exit status:
     0 success, 1 failure (connection test, scan), 2 usage or configuration error,

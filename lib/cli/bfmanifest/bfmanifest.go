@@ -33,7 +33,8 @@ Flags:
     --version         print the version
 
 Environment:
-    BACKFILL_CONFIG, BACKFILL_SOURCE_DSN
+    BACKFILL_CONFIG, BACKFILL_SOURCE_DSN, BACKFILL_SALT (it keys each
+    table's "masking" fingerprint)
 
 Exit status:
     0 success, 1 failure, 2 usage or configuration error, 130 interrupted
