@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -105,6 +106,12 @@ type Limit struct {
 	OrderBy   string `toml:"order_by"`
 	Direction string `toml:"direction"`
 }
+
+// MaxKeepDays bounds [limits] keep_days: 100 years.
+const MaxKeepDays = 36500
+
+// MaxCacheHours bounds [client] local_cache_hours: a year.
+const MaxCacheHours = 8760
 
 // SanitizeTypes are the rule types a [sanitize] entry may name.
 var SanitizeTypes = []string{"email", "name", "phone", "text", "hash", "null", "address", "local_ip", "fixed", "sql", "keep"}
@@ -356,8 +363,14 @@ func (c *Config) Validate() error {
 	if c.Client.Timeout.Duration <= 0 {
 		add("client.timeout", "must be positive")
 	}
-	if c.Client.LocalCacheHours < 0 {
-		add("client.local_cache_hours", "must not be negative")
+	if h := c.Client.LocalCacheHours; h < 0 || math.IsNaN(h) || h > MaxCacheHours {
+		add("client.local_cache_hours", "must be from 0 to %d", MaxCacheHours)
+	}
+	if c.Server.DumpTimeout.Duration < 0 {
+		add("server.dump_timeout", "must not be negative (0s means no limit)")
+	}
+	if c.Server.ShutdownTimeout.Duration < 0 {
+		add("server.shutdown_timeout", "must not be negative")
 	}
 	for _, t := range slices.Sorted(maps.Keys(c.Sanitize)) {
 		cols := c.Sanitize[t]
@@ -404,8 +417,10 @@ func (c *Config) Validate() error {
 		if l.MaxRows < 0 {
 			add(key+".max_rows", "must not be negative")
 		}
-		if l.KeepDays < 0 {
-			add(key+".keep_days", "must not be negative")
+		if l.KeepDays < 0 || l.KeepDays > MaxKeepDays {
+			// Further back the server's date arithmetic leaves year 0 and
+			// gives NULL: the limit would keep no row at all.
+			add(key+".keep_days", "must be from 0 to %d", MaxKeepDays)
 		}
 		if l.MaxRows == 0 && l.KeepDays == 0 {
 			add(key, "needs max_rows and/or keep_days")

@@ -105,6 +105,12 @@ func TestParse_Errors(t *testing.T) {
 		{"bad direction", "[limits.logs]\nmax_rows = 5\ndirection = \"up\"\n", "f.toml:3: limits.logs.direction: must be \"asc\" or \"desc\""},
 		{"limit without bound", "[limits.logs]\norder_by = \"id\"\n", "f.toml:1: limits.logs: needs max_rows and/or keep_days"},
 		{"tls half", "[server]\ntls_cert = \"c.pem\"\n", "tls_cert and tls_key go together"},
+		// keep_days past year 0 made the server's cutoff NULL: zero rows kept.
+		{"keep_days too far", "[limits.logs]\norder_by = \"created_at\"\nkeep_days = 800000\n", "f.toml:3: limits.logs.keep_days: must be from 0 to 36500"},
+		{"negative dump_timeout", "[server]\ndump_timeout = \"-1s\"\n", "f.toml:2: server.dump_timeout: must not be negative"},
+		{"negative shutdown_timeout", "[server]\nshutdown_timeout = \"-1s\"\n", "server.shutdown_timeout: must not be negative"},
+		{"cache hours inf", "[client]\nlocal_cache_hours = inf\n", "client.local_cache_hours: must be from 0 to 8760"},
+		{"cache hours nan", "[client]\nlocal_cache_hours = nan\n", "client.local_cache_hours: must be from 0 to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

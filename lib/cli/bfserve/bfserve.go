@@ -86,14 +86,14 @@ func Run(ctx context.Context, env cli.Env) (err error) {
 	if err != nil {
 		return err
 	}
-	if len(args) > 0 {
-		return cli.Usagef("unexpected argument %q", args[0])
-	}
 	log := newLogger(env.Stderr, logFormat.Value)
 	if logFormat.Value == "json" {
 		// From here on a failure is a JSON record too: a log shipper (or
 		// jq) reading the journal meets no plain line at the end.
 		defer func() { err = reportJSON(ctx, log, err) }()
+	}
+	if len(args) > 0 {
+		return cli.Usagef("unexpected argument %q", args[0])
 	}
 	cfg, err := config.Load(*cfgPath, env.Getenv)
 	if err != nil {
@@ -118,6 +118,9 @@ func Run(ctx context.Context, env cli.Env) (err error) {
 		return err
 	}
 
+	// The driver's own messages (an idle connection found broken and
+	// replaced) go to the server's log, not raw to stderr.
+	dbcfg.Logger = driverLog{log}
 	db, err := mysqldb.OpenConfig(dbcfg)
 	if err != nil {
 		return &cli.UsageError{Msg: err.Error()}
@@ -262,6 +265,13 @@ func loopback(a net.Addr) bool {
 	return ok && ta.IP.IsLoopback()
 }
 
+// driverLog is the database driver's logger, writing into the server's.
+type driverLog struct{ log *slog.Logger }
+
+func (d driverLog) Print(v ...any) {
+	d.log.Warn("database driver", "detail", strings.TrimSpace(fmt.Sprint(v...)))
+}
+
 // reportJSON logs the failure err as one record (level ERROR, the message,
 // its hints and the exit status) and returns an error cli.Run maps to the
 // same status without printing anything.
@@ -271,8 +281,12 @@ func reportJSON(ctx context.Context, log *slog.Logger, err error) error {
 		return err
 	}
 	attrs := []any{"exit", o.Code}
-	if len(o.Hints) > 0 {
-		attrs = append(attrs, "hints", o.Hints)
+	hints := o.Hints
+	if o.Usage {
+		hints = append(hints, "run '"+prog+" --help' for usage")
+	}
+	if len(hints) > 0 {
+		attrs = append(attrs, "hints", hints)
 	}
 	log.Error(o.Msg, attrs...)
 	return &cli.ExitError{Code: o.Code}
