@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"maps"
 	"math"
+	"net"
 	"os"
 	"slices"
 	"sort"
@@ -105,6 +106,20 @@ type Limit struct {
 	KeepDays  int    `toml:"keep_days"`
 	OrderBy   string `toml:"order_by"`
 	Direction string `toml:"direction"`
+}
+
+// CheckListen checks a listen address: host:port with a port from 0 to
+// 65535 (0 picks a free one). A bad one is a configuration error, found
+// before bf-serve tries to listen.
+func CheckListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		var n uint64
+		if n, err = strconv.ParseUint(port, 10, 16); err == nil && n <= 65535 {
+			return nil
+		}
+	}
+	return fmt.Errorf("listen address %q is not host:port with a port from 0 to 65535 (example: 127.0.0.1:8080)", addr)
 }
 
 // MaxKeepDays bounds [limits] keep_days: 100 years.
@@ -353,6 +368,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.Level < 0 || c.Server.Level > 22 {
 		add("server.level", "zstd level must be from 1 to 22 (0 = default)")
+	}
+	if err := CheckListen(c.Server.Listen); err != nil {
+		add("server.listen", "%v", err)
 	}
 	if !strings.HasPrefix(c.Server.RoutePrefix, "/") {
 		add("server.route_prefix", "must start with \"/\"")

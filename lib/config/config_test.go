@@ -110,6 +110,8 @@ func TestParse_Errors(t *testing.T) {
 		{"negative dump_timeout", "[server]\ndump_timeout = \"-1s\"\n", "f.toml:2: server.dump_timeout: must not be negative"},
 		{"negative shutdown_timeout", "[server]\nshutdown_timeout = \"-1s\"\n", "server.shutdown_timeout: must not be negative"},
 		{"cache hours inf", "[client]\nlocal_cache_hours = inf\n", "client.local_cache_hours: must be from 0 to 8760"},
+		{"listen port out of range", "[server]\nlisten = \"127.0.0.1:99999\"\n", "f.toml:2: server.listen: listen address \"127.0.0.1:99999\" is not host:port"},
+		{"listen without port", "[server]\nlisten = \"localhost\"\n", "server.listen: listen address"},
 		{"cache hours nan", "[client]\nlocal_cache_hours = nan\n", "client.local_cache_hours: must be from 0 to"},
 	}
 	for _, tt := range tests {

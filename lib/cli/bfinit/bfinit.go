@@ -577,10 +577,7 @@ func checkDSN(dsn string) (string, error) {
 }
 
 func checkListen(addr string) (string, error) {
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return "", fmt.Errorf("listen address %q is not host:port (example: 127.0.0.1:8080)", addr)
-	}
-	return addr, nil
+	return addr, config.CheckListen(addr)
 }
 
 func checkURL(raw string) (string, error) {

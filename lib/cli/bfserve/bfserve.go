@@ -100,6 +100,9 @@ func Run(ctx context.Context, env cli.Env) (err error) {
 		return err
 	}
 	if *listen != "" {
+		if err := config.CheckListen(*listen); err != nil {
+			return cli.Usagef("--listen: %v", err)
+		}
 		cfg.Server.Listen = *listen
 	}
 	if err := httpapi.CheckTokens(cfg); err != nil {
