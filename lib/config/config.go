@@ -280,8 +280,8 @@ func Parse(name string, data []byte) (*Config, error) {
 		for i := range sm.Errors {
 			e := &sm.Errors[i]
 			line, col := e.Position()
-			key := strings.Join(e.Key(), ".")
-			es = append(es, &Error{File: name, Line: line, Col: col, Key: key, Msg: "unknown key" + suggest(e.Key())})
+			k := ruleKey(e.Key(), data, line)
+			es = append(es, &Error{File: name, Line: line, Col: col, Key: strings.Join(k, "."), Msg: "unknown key" + suggest(k)})
 		}
 		return nil, es
 	case errors.As(err, &de):
@@ -293,6 +293,27 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	c.pos = indexPositions(data)
 	return &c, nil
+}
+
+// ruleKey completes the key of an unknown field inside an inline rule
+// (email = { type = "email", randon = true }): the decoder reports it as
+// sanitize.users.randon, without the rule's column, which is the key that
+// starts the line. Other keys come back as they are.
+func ruleKey(key []string, data []byte, line int) []string {
+	if len(key) != 3 || key[0] != "sanitize" || line < 1 {
+		return key
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	if line > len(lines) {
+		return key
+	}
+	text := string(lines[line-1])
+	col, rest, ok := strings.Cut(text, "=")
+	col = strings.Trim(strings.TrimSpace(col), `"'`)
+	if !ok || col == "" || !strings.HasPrefix(strings.TrimSpace(rest), "{") || strings.ContainsAny(col, " .[") {
+		return key
+	}
+	return []string{key[0], key[1], col, key[2]}
 }
 
 // known keys per section, for "did you mean" hints.

@@ -93,7 +93,8 @@ func TestParse_Errors(t *testing.T) {
 	}{
 		{"unknown key", "[server]\nchunk_sise = 10\n", "f.toml:2:1: server.chunk_sise: unknown key (did you mean \"chunk_size\"?)"},
 		{"unknown section", "[servr]\nlisten = \"x\"\n", "f.toml:1:2: servr: unknown key"},
-		{"unknown rule key", "[sanitize.users]\nemail = { type = \"email\", exclud = [\"x\"] }\n", "f.toml:2:27: sanitize.users.exclud: unknown key (did you mean \"exclude\"?)"},
+		{"unknown rule key", "[sanitize.users]\nemail = { type = \"email\", exclud = [\"x\"] }\n", "f.toml:2:27: sanitize.users.email.exclud: unknown key (did you mean \"exclude\"?)"},
+		{"unknown rule key, table form", "[sanitize.users.email]\ntype = \"email\"\nrandon = true\n", "f.toml:3:1: sanitize.users.email.randon: unknown key (did you mean \"random\"?)"},
 		{"wrong type", "[server]\nchunk_size = \"big\"\n", "f.toml:2:14: server.chunk_size: "},
 		{"malformed", "[server\nlisten = 1\n", "f.toml:1:"},
 		{"bad duration", "[client]\ntimeout = \"soon\"\n", "f.toml:2:11: client.timeout: "},
