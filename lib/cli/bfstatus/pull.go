@@ -216,7 +216,11 @@ func (c *cmd) cache(dir string) error {
 		if err != nil {
 			return err
 		}
-		if t := maskedOtherwise(dir, m, cur); t != "" {
+		old, err := c.readManifest(filepath.Join(dir, fetch.ManifestFile))
+		if err != nil {
+			old = nil // no manifest to tell: nothing is kept
+		}
+		if t := maskedOtherwise(m, old, cur); t != "" {
 			c.log.Printf("%s holds a download that masks %s otherwise than the server does now; downloading again", dir, t)
 			return verdict("fetch")
 		}
@@ -246,31 +250,22 @@ func (c *cmd) cache(dir string) error {
 	return verdict("fetch")
 }
 
-// maskedOtherwise names a table of the download in dir (meta lists them)
-// that it masks otherwise than cur says the server does now (a kept table
-// would mix two maskings); "" when none does, or cur has no fingerprints
-// (an older bf-serve). Tables of the manifest the download does not hold
-// do not count.
-func maskedOtherwise(dir string, meta *fetch.Meta, cur *manifest.Manifest) string {
+// maskedOtherwise names a table of a download (meta lists them, old is
+// its manifest, nil when unreadable) that it masks otherwise than cur says
+// the server does now (a kept table would mix two maskings); "" when none
+// does, or cur has no fingerprints (an older bf-serve). Tables of the
+// manifest the download does not hold do not count.
+func maskedOtherwise(meta *fetch.Meta, old, cur *manifest.Manifest) string {
 	now := maskings(cur)
 	if now == nil {
 		return ""
 	}
-	f, err := os.Open(filepath.Join(dir, fetch.ManifestFile))
-	if err != nil {
-		return "its tables" // no manifest to tell: nothing is kept
-	}
-	defer f.Close()
-	old, err := manifest.Decode(f, f.Name())
-	if err != nil {
+	if old == nil {
 		return "its tables"
 	}
-	held := map[string]bool{}
 	for _, t := range meta.Tables {
-		held[t.Name] = true
-	}
-	for _, t := range old.Tables {
-		if fp, ok := now[t.Name]; ok && held[t.Name] && fp != t.Masking {
+		was, ok := old.Table(t.Name)
+		if fp, has := now[t.Name]; has && ok && fp != was.Masking {
 			return t.Name
 		}
 	}
@@ -323,12 +318,7 @@ func (c *cmd) finish(id int) error {
 		if o.dir == "" || o.result == "" {
 			return &cli.UsageError{Msg: "finish --status complete needs --dir (the download) and --result (bf-import --json's output)"}
 		}
-		mf, err := os.Open(filepath.Join(o.dir, fetch.ManifestFile))
-		if err != nil {
-			return err
-		}
-		m, err := manifest.Decode(mf, mf.Name())
-		mf.Close()
+		m, err := c.readManifest(filepath.Join(o.dir, fetch.ManifestFile))
 		if err != nil {
 			return err
 		}
