@@ -24,17 +24,6 @@ func fakeServer(t *testing.T, body string) (dir, script string) {
 	return dir, script
 }
 
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestSupervise_ServerExits: a server that exits on its own is noticed at
 // once (start does not wait 60 s for it), and its directory, log included,
 // stays until the supervisor is halted.
@@ -45,7 +34,7 @@ func TestSupervise_ServerExits(t *testing.T) {
 		t.Fatal(err)
 	}
 	var status string
-	waitFor(t, "the supervisor does not say the server exited", func() bool {
+	waitFor(t, 10*time.Second, "the supervisor does not say the server exited", func() bool {
 		s, ok := sv.exited()
 		status = s
 		return ok
@@ -74,7 +63,7 @@ func TestSupervise_StuckServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pid int
-	waitFor(t, "the fake server wrote no pid", func() bool {
+	waitFor(t, 10*time.Second, "the fake server wrote no pid", func() bool {
 		b, err := os.ReadFile(filepath.Join(dir, "pid"))
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		return err == nil && pid > 0
@@ -84,7 +73,7 @@ func TestSupervise_StuckServer(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("halt took %v", d)
 	}
-	waitFor(t, "the stuck server still runs after halt", func() bool {
+	waitFor(t, 10*time.Second, "the stuck server still runs after halt", func() bool {
 		return syscall.Kill(pid, 0) != nil
 	})
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {

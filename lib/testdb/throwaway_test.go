@@ -64,15 +64,19 @@ func TestThrowaway_OwnerExits(t *testing.T) {
 	if !ok || dir == "" {
 		t.Fatalf("owner process printed no directory:\n%s", out.Bytes())
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waitFor(t, 30*time.Second, "after its owner exited, the throwaway server's directory "+dir+" is still there", func() bool {
 		_, err := os.Stat(dir)
-		if os.IsNotExist(err) {
-			return
-		}
+		return os.IsNotExist(err)
+	})
+}
+
+// waitFor polls cond until it holds, failing t after timeout with what.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); {
 		if time.Now().After(deadline) {
-			t.Fatalf("30 s after its owner exited, the throwaway server's directory %s is still there", dir)
+			t.Fatalf("after %v: %s", timeout, what)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
