@@ -112,10 +112,8 @@ type Limit struct {
 // 65535 (0 picks a free one). A bad one is a configuration error, found
 // before bf-serve tries to listen.
 func CheckListen(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err == nil {
-		var n uint64
-		if n, err = strconv.ParseUint(port, 10, 16); err == nil && n <= 65535 {
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
 			return nil
 		}
 	}
