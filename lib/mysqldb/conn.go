@@ -16,7 +16,7 @@ const readBufferSize = 256 << 10
 
 // dial connects like the driver does (the same TCP or Unix socket dial,
 // keep-alive on) and reads the connection through a readBufferSize buffer.
-func dial(ctx context.Context, network, addr string) (net.Conn, error) {
+func dial(ctx context.Context, network, addr string) (*bufferedConn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
@@ -28,7 +28,9 @@ func dial(ctx context.Context, network, addr string) (net.Conn, error) {
 // bufferedConn is a net.Conn whose reads go through a buffer.
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r        *bufio.Reader
+	hs       handshake // what the client settled on, for direct queries (direct.go)
+	noDirect bool      // the DSN sets readTimeout, which only the driver's reads honour
 }
 
 func newBufferedConn(c net.Conn) *bufferedConn {

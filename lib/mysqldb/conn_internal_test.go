@@ -2,6 +2,7 @@ package mysqldb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -79,7 +80,7 @@ func TestBufferedConn_LivenessCheck(t *testing.T) {
 		t.Fatal("no connection accepted")
 	}
 	defer peer.Close()
-	bc := c.(*bufferedConn)
+	bc := c
 	if _, err := bc.SyscallConn(); err != nil {
 		t.Fatalf("idle connection: SyscallConn: %v", err)
 	}
@@ -98,5 +99,47 @@ func TestBufferedConn_LivenessCheck(t *testing.T) {
 	}
 	if _, err := bc.SyscallConn(); !errors.Is(err, errUnreadData) {
 		t.Errorf("connection with unread data: SyscallConn error %v, want %v", err, errUnreadData)
+	}
+}
+
+// TestHandshake_Direct: direct queries only where the client settled on
+// the plain protocol the direct reader speaks.
+func TestHandshake_Direct(t *testing.T) {
+	const plain = capProtocol41 | capDeprecateEOF | 1<<13 | 1<<15 // + transactions, secure connection
+	packet := func(caps, ext uint32, size int) []byte {
+		p := make([]byte, 4+size)
+		if size >= 4 {
+			binary.LittleEndian.PutUint32(p[4:], caps)
+		}
+		if size >= 32 {
+			binary.LittleEndian.PutUint32(p[4+28:], ext)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		p    []byte
+		want bool
+	}{
+		{"MariaDB", packet(plain, extCacheMetadata, 32), true},
+		{"MariaDB without deprecate-EOF", packet(plain&^capDeprecateEOF, 0, 32), true},
+		{"MySQL", packet(plain|capMySQL, 0, 32), true},
+		{"TLS", packet(plain|capSSL, 0, 32), false},
+		{"compression", packet(plain|capCompress, 0, 32), false},
+		{"query attributes", packet(plain|capMySQL|capQueryAttributes, 0, 32), false},
+		{"MariaDB progress reports", packet(plain, extCacheMetadata|1, 32), false},
+		{"protocol 3.20", packet(capMySQL, 0, 32), false},
+		{"MariaDB packet too short for the extended capabilities", packet(plain, 0, 8), false},
+		{"no capabilities", packet(0, 0, 2), false},
+	} {
+		var h handshake
+		h.record(tc.p)
+		if got := h.direct(); got != tc.want {
+			t.Errorf("%s: direct() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	var none handshake
+	if none.direct() {
+		t.Error("direct() before the handshake")
 	}
 }

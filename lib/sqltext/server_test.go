@@ -442,6 +442,10 @@ type readMode struct {
 	// encodes with AppendValue, as lib/dump does, instead of database/sql's
 	// RawBytes and AppendLiteral. Text protocol only.
 	driverRows bool
+	// direct reads the rows off the socket (mysqldb.Direct): each value
+	// the server's text, as lib/dump reads where it can. Text protocol
+	// only.
+	direct bool
 }
 
 type colInfo struct {
@@ -503,9 +507,21 @@ func copyRows(t *testing.T, db *testdb.DB, mode readMode, setup []string) error 
 	// next reads a row into vals.
 	var next func() bool
 	var vals []driver.Value
-	if mode.driverRows {
+	switch {
+	case mode.direct:
+		var text func() [][]byte
+		text = directRowsOf(t, db, sel.String(), len(cols))
+		vals = make([]driver.Value, len(cols))
+		next = func() bool {
+			row := text()
+			for i, v := range row {
+				vals[i] = v
+			}
+			return row != nil
+		}
+	case mode.driverRows:
 		next, vals = driverRowsOf(t, db, sel.String(), len(cols))
-	} else {
+	default:
 		rows, err := db.QueryContext(ctx, sel.String(), args...)
 		if err != nil {
 			t.Fatal(err)
@@ -615,6 +631,28 @@ func driverRowsOf(t *testing.T, db *testdb.DB, query string, ncols int) (next fu
 	return next, vals
 }
 
+// directRowsOf runs query with a direct query (mysqldb.Direct) on a
+// connection of its own and reads every row; next returns the rows one by
+// one, nil after the last. The rows are read up front: a direct query's
+// rows are valid inside sql.Conn.Raw only.
+func directRowsOf(t *testing.T, db *testdb.DB, query string, ncols int) (next func() [][]byte) {
+	t.Helper()
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	all := testdb.DirectRows(t, conn, query, ncols)
+	return func() [][]byte {
+		if len(all) == 0 {
+			return nil
+		}
+		row := all[0]
+		all = all[1:]
+		return row
+	}
+}
+
 // differences compares src and copy column by column on the server: NULL-safe
 // equality of the values and of their HEX, which for strings, binary,
 // geometry and temporal values is the stored bytes.
@@ -716,6 +754,9 @@ func TestRoundTrip_Server(t *testing.T) {
 	t.Run("driver rows with FLOAT as DOUBLE, as lib/dump reads", func(t *testing.T) {
 		roundTrip(t, db, readMode{castFloat: true, driverRows: true}, streamSettings)
 	})
+	t.Run("direct rows with FLOAT as DOUBLE, as lib/dump reads", func(t *testing.T) {
+		roundTrip(t, db, readMode{castFloat: true, direct: true}, streamSettings)
+	})
 	t.Run("binary protocol with FLOAT as DOUBLE", func(t *testing.T) {
 		roundTrip(t, db, readMode{binary: true, castFloat: true}, streamSettings)
 	})
@@ -805,6 +846,7 @@ func TestRoundTrip_ServerRandom(t *testing.T) {
 	insertSource(t, db, 1, rows)
 	roundTrip(t, db, readMode{binary: true}, append(append([]string{}, hostileSession...), streamSettings...))
 	roundTrip(t, db, readMode{castFloat: true}, streamSettings)
+	roundTrip(t, db, readMode{castFloat: true, direct: true}, streamSettings)
 }
 
 // The literal forms the encoder chose, and the alternatives it did not: for

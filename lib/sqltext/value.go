@@ -19,27 +19,34 @@ import (
 // A value of any other type is an error: the driver was configured in a way
 // the encoder does not know (parseTime on gives time.Time).
 func AppendValue(dst, scratch []byte, k Kind, v driver.Value) ([]byte, []byte, error) {
+	text, scratch, err := ValueText(scratch[:0], v)
+	if err != nil {
+		return dst, scratch, err
+	}
+	return AppendLiteral(dst, k, text), scratch, nil
+}
+
+// ValueText returns the text [AppendLiteral] reads for v, a value as
+// described at [AppendValue]: the []byte itself, nil for NULL, a number
+// formatted at the end of scratch (which it returns, grown; the text stays
+// valid while scratch is only appended to).
+func ValueText(scratch []byte, v driver.Value) (text, grown []byte, err error) {
+	n := len(scratch)
 	switch x := v.(type) {
 	case nil:
-		return append(dst, "NULL"...), scratch, nil
+		return nil, scratch, nil
 	case []byte:
-		return AppendLiteral(dst, k, x), scratch, nil
+		return x, scratch, nil
 	case int64:
-		if k == KindInt || k == KindUint || k == KindYear {
-			return strconv.AppendInt(dst, x, 10), scratch, nil
-		}
-		scratch = strconv.AppendInt(scratch[:0], x, 10)
+		scratch = strconv.AppendInt(scratch, x, 10)
 	case uint64:
-		if k == KindInt || k == KindUint || k == KindYear {
-			return strconv.AppendUint(dst, x, 10), scratch, nil
-		}
-		scratch = strconv.AppendUint(scratch[:0], x, 10)
+		scratch = strconv.AppendUint(scratch, x, 10)
 	case float64:
-		scratch = strconv.AppendFloat(scratch[:0], x, 'g', -1, 64)
+		scratch = strconv.AppendFloat(scratch, x, 'g', -1, 64)
 	case float32:
-		scratch = strconv.AppendFloat(scratch[:0], float64(x), 'g', -1, 32)
+		scratch = strconv.AppendFloat(scratch, float64(x), 'g', -1, 32)
 	default:
-		return dst, scratch, fmt.Errorf("unexpected driver value of type %T", v)
+		return nil, scratch, fmt.Errorf("unexpected driver value of type %T", v)
 	}
-	return AppendLiteral(dst, k, scratch), scratch, nil
+	return scratch[n:len(scratch):len(scratch)], scratch, nil
 }
