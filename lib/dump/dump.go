@@ -96,6 +96,9 @@ type Result struct {
 	Bytes       int64    // compressed bytes written
 	Sanitized   []string // the columns projected through a rule
 	Elapsed     time.Duration
+	// Direct says the rows were read off the connection's socket
+	// (mysqldb.Direct), not through the driver.
+	Direct bool
 }
 
 // flushEvery is how often the stream is pushed to the consumer.
@@ -135,8 +138,8 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (Result, err
 	if err != nil {
 		return res, fmt.Errorf("dump %q: %w", o.Table, err)
 	}
-	rows, err := stream(ctx, q, fw, o.Flush)
-	res.Rows, res.Bytes = rows, cw.n
+	rows, direct, err := stream(ctx, q, fw, o.Flush)
+	res.Rows, res.Bytes, res.Direct = rows, cw.n, direct
 	if err != nil {
 		_ = fw.Abort()
 		return res, err
@@ -167,9 +170,8 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (Result, err
 // large table after a failure at row 5): database/sql closes a connection
 // whose Raw call returned driver.ErrBadConn, and the server ends the
 // read-only transaction with it.
-func stream(ctx context.Context, q *query, fw *dumpfmt.Writer, flush func() error) (int64, error) {
-	var n int64
-	err := q.conn.Raw(func(dc any) error {
+func stream(ctx context.Context, q *query, fw *dumpfmt.Writer, flush func() error) (n int64, isDirect bool, err error) {
+	err = q.conn.Raw(func(dc any) error {
 		direct, err := mysqldb.Direct(ctx, dc)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -178,7 +180,7 @@ func stream(ctx context.Context, q *query, fw *dumpfmt.Writer, flush func() erro
 			return fmt.Errorf("dump %q: %w", q.plan.Table.Name, mysqldb.Explain(err))
 		}
 		var src rowSource
-		if direct != nil {
+		if isDirect = direct != nil; isDirect {
 			rows, err := direct.Query(ctx, q.sel, len(q.plan.Columns))
 			if err != nil {
 				return abandon{q.queryError(err)}
@@ -218,7 +220,7 @@ func stream(ctx context.Context, q *query, fw *dumpfmt.Writer, flush func() erro
 	if ab, ok := err.(abandon); ok {
 		err = ab.error
 	}
-	return n, err
+	return n, isDirect, err
 }
 
 // abandon is a failure that leaves the connection in the middle of a

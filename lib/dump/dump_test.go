@@ -234,11 +234,18 @@ func TestWrite_DirectSameAsDriver(t *testing.T) {
 	}
 	defer viaDriver.Close()
 	for _, tb := range s.Tables {
-		direct, _ := dumpTable(t, src, cfg, dump.Options{Table: tb.Name})
+		direct, res := dumpTable(t, src, cfg, dump.Options{Table: tb.Name})
+		if !res.Direct {
+			t.Fatalf("dump %q: the rows were not read off the socket", tb.Name)
+		}
 		loadClient(t, a, direct)
 		var buf bytes.Buffer
-		if _, err := dump.Write(t.Context(), &buf, dump.Source{DB: viaDriver, Database: src.Name, Config: cfg}, dump.Options{Table: tb.Name}); err != nil {
+		res, err := dump.Write(t.Context(), &buf, dump.Source{DB: viaDriver, Database: src.Name, Config: cfg}, dump.Options{Table: tb.Name})
+		if err != nil {
 			t.Fatalf("dump %q through the driver: %v", tb.Name, err)
+		}
+		if res.Direct {
+			t.Fatalf("dump %q on a compressed connection: the rows were read off the socket", tb.Name)
 		}
 		loadClient(t, b, buf.Bytes())
 	}

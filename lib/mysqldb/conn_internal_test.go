@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -127,6 +128,8 @@ func TestHandshake_Direct(t *testing.T) {
 		{"TLS", packet(plain|capSSL, 0, 32), false},
 		{"compression", packet(plain|capCompress, 0, 32), false},
 		{"query attributes", packet(plain|capMySQL|capQueryAttributes, 0, 32), false},
+		{"session tracking", packet(plain|capSessionTrack, 0, 32), false},
+		{"optional result set metadata", packet(plain|capMySQL|1<<25, 0, 32), false},
 		{"MariaDB progress reports", packet(plain, extCacheMetadata|1, 32), false},
 		{"protocol 3.20", packet(capMySQL, 0, 32), false},
 		{"MariaDB packet too short for the extended capabilities", packet(plain, 0, 8), false},
@@ -141,5 +144,195 @@ func TestHandshake_Direct(t *testing.T) {
 	var none handshake
 	if none.direct() {
 		t.Error("direct() before the handshake")
+	}
+}
+
+// wire builds a server's reply packet by packet.
+type wire struct {
+	b   []byte
+	seq byte
+}
+
+// packet appends payload as one packet, or as several when it is
+// maxPayload bytes or longer (then ending with a shorter, maybe empty, one).
+func (w *wire) packet(payload ...byte) *wire {
+	for {
+		n := min(len(payload), maxPayload)
+		w.b = append(w.b, byte(n), byte(n>>8), byte(n>>16), w.seq)
+		w.seq++
+		w.b = append(w.b, payload[:n]...)
+		payload = payload[n:]
+		if n < maxPayload {
+			return w
+		}
+	}
+}
+
+// row is a text-protocol row: each value length-encoded, nil as NULL.
+func row(vals ...[]byte) []byte {
+	var p []byte
+	for _, v := range vals {
+		switch n := len(v); {
+		case v == nil:
+			p = append(p, 0xfb)
+		case n < 0xfb:
+			p = append(p, byte(n))
+		case n < 1<<16:
+			p = append(p, 0xfc, byte(n), byte(n>>8))
+		case n < 1<<24:
+			p = append(p, 0xfd, byte(n), byte(n>>8), byte(n>>16))
+		default:
+			p = append(p, 0xfe)
+			p = binary.LittleEndian.AppendUint64(p, uint64(n))
+		}
+		p = append(p, v...)
+	}
+	return p
+}
+
+// header is a result's column count and definitions, and the EOF packet
+// that follows them when the client did not settle on DEPRECATE_EOF.
+func (w *wire) header(h handshake, columns int) *wire {
+	count := []byte{byte(columns)}
+	if h.extCaps&extCacheMetadata != 0 {
+		count = append(count, 1)
+	}
+	w.packet(count...)
+	for range columns {
+		w.packet([]byte("\x03def\x00\x01t\x01t\x01c\x01c\x0c\x21\x00\xff\x00\x00\x00\xfd\x00\x00\x00\x00\x00")...)
+	}
+	if h.caps&capDeprecateEOF == 0 {
+		w.packet(0xfe, 0, 0, 2, 0)
+	}
+	return w
+}
+
+// end is the packet after the last row, with the status flags given.
+func (w *wire) end(h handshake, status uint16) *wire {
+	if h.caps&capDeprecateEOF == 0 {
+		return w.packet(0xfe, 0, 0, byte(status), byte(status>>8))
+	}
+	return w.packet(0xfe, 0, 0, byte(status), byte(status>>8), 0, 0)
+}
+
+// fakeQuery runs a direct query against a server that answers reply (and
+// then closes the connection), and returns the rows read, NULL as
+// "<NULL>", with the first error (io.EOF at a clean end).
+func fakeQuery(t *testing.T, h handshake, reply []byte, columns int) ([]string, error) {
+	t.Helper()
+	client, server := net.Pipe()
+	defer client.Close()
+	go func() {
+		defer server.Close()
+		hdr := make([]byte, 4)
+		if _, err := io.ReadFull(server, hdr); err != nil {
+			return
+		}
+		if _, err := io.ReadFull(server, make([]byte, int(hdr[0])|int(hdr[1])<<8|int(hdr[2])<<16)); err != nil {
+			return
+		}
+		_, _ = server.Write(reply)
+	}()
+	bc := newBufferedConn(client)
+	bc.hs = h
+	rows, err := (&DirectConn{c: bc}).Query(t.Context(), "SELECT c FROM t", columns)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var got []string
+	vals := make([][]byte, columns)
+	for {
+		if err := rows.Next(vals); err != nil {
+			if again := rows.Next(vals); again != err {
+				t.Errorf("Next after %v returned %v", err, again)
+			}
+			return got, err
+		}
+		for _, v := range vals {
+			if v == nil {
+				got = append(got, "<NULL>")
+			} else {
+				got = append(got, string(v))
+			}
+		}
+	}
+}
+
+// TestDirectRows_Framing: the direct reader against crafted replies, for
+// what a real server sends rarely or not to this client: EOF packets
+// without DEPRECATE_EOF, packets at and over 16 MiB, a row that starts
+// with 0xfe, wrong sequence numbers, a cut, more results announced.
+func TestDirectRows_Framing(t *testing.T) {
+	mariadb := handshake{seen: true, complete: true, caps: capProtocol41 | capDeprecateEOF, extCaps: extCacheMetadata}
+	old := handshake{seen: true, complete: true, caps: capProtocol41 | capMySQL}
+	exact := bytes.Repeat([]byte{'x'}, maxPayload-4) // with its 4-byte length: one full packet
+	huge := bytes.Repeat([]byte{'y'}, 1<<24)         // a 9-byte length: the row starts with 0xfe
+	for _, tc := range []struct {
+		name    string
+		h       handshake
+		reply   func(h handshake) *wire
+		columns int
+		want    []string
+		err     string
+	}{
+		{"EOF packets", old, func(h handshake) *wire {
+			return (&wire{seq: 1}).header(h, 2).packet(row([]byte("a"), nil)...).packet(row([]byte{}, []byte("b"))...).end(h, 2)
+		}, 2, []string{"a", "<NULL>", "", "b"}, "EOF"},
+		{"OK packet and metadata byte", mariadb, func(h handshake) *wire {
+			return (&wire{seq: 1}).header(h, 1).packet(row([]byte("a"))...).end(h, 2)
+		}, 1, []string{"a"}, "EOF"},
+		{"no rows", mariadb, func(h handshake) *wire { return (&wire{seq: 1}).header(h, 1).end(h, 2) }, 1, nil, "EOF"},
+		{"a row of exactly 16 MiB - 1 bytes and the empty packet after it", mariadb, func(h handshake) *wire {
+			return (&wire{seq: 1}).header(h, 1).packet(row(exact)...).packet(row([]byte("z"))...).end(h, 2)
+		}, 1, []string{string(exact), "z"}, "EOF"},
+		{"a row starting with 0xfe", mariadb, func(h handshake) *wire {
+			return (&wire{seq: 1}).header(h, 2).packet(row(huge, []byte("t"))...).end(h, 2)
+		}, 2, []string{string(huge), "t"}, "EOF"},
+		{"a packet longer than the read buffer", old, func(h handshake) *wire {
+			return (&wire{seq: 1}).header(h, 1).packet(row(exact[:readBufferSize+1])...).end(h, 2)
+		}, 1, []string{string(exact[:readBufferSize+1])}, "EOF"},
+		{"an error after a row", mariadb, func(h handshake) *wire {
+			return (&wire{seq: 1}).header(h, 1).packet(row([]byte("a"))...).packet(append([]byte{0xff, 0x1e, 0x05, '#', '7', '0', '1', '0', '0'}, "Query execution was interrupted"...)...)
+		}, 1, []string{"a"}, "Error 1310 (70100): Query execution was interrupted"},
+		{"an error with the wrong sequence number", mariadb, func(h handshake) *wire {
+			w := (&wire{seq: 1}).header(h, 1)
+			w.seq += 3
+			return w.packet(append([]byte{0xff, 0x1e, 0x05, '#', '7', '0', '1', '0', '0'}, "killed"...)...)
+		}, 1, nil, "killed"},
+		{"a row with the wrong sequence number", mariadb, func(h handshake) *wire {
+			w := (&wire{seq: 1}).header(h, 1)
+			w.seq++
+			return w.packet(row([]byte("a"))...).end(h, 2)
+		}, 1, nil, "sequence number"},
+		{"a cut inside a row", mariadb, func(h handshake) *wire {
+			w := (&wire{seq: 1}).header(h, 1).packet(row([]byte("a"))...).packet(row([]byte("bcdef"))...)
+			w.b = w.b[:len(w.b)-2]
+			return w
+		}, 1, []string{"a"}, "closed in the middle of the result"},
+		{"more results announced", mariadb, func(h handshake) *wire {
+			return (&wire{seq: 1}).header(h, 1).packet(row([]byte("a"))...).end(h, 2|statusMoreResults)
+		}, 1, []string{"a"}, "more results"},
+		{"a row shorter than its columns", mariadb, func(h handshake) *wire {
+			return (&wire{seq: 1}).header(h, 2).packet(row([]byte("a"))...).end(h, 2)
+		}, 2, nil, "malformed"},
+		{"a row longer than its columns", mariadb, func(h handshake) *wire {
+			return (&wire{seq: 1}).header(h, 1).packet(row([]byte("a"), []byte("b"))...).end(h, 2)
+		}, 1, nil, "malformed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := fakeQuery(t, tc.h, tc.reply(tc.h).b, tc.columns)
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("error %v, want one containing %q", err, tc.err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d values, want %d", len(got), len(tc.want))
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("value %d: %.20q (%d bytes), want %.20q (%d bytes)", i, got[i], len(got[i]), tc.want[i], len(tc.want[i]))
+				}
+			}
+		})
 	}
 }

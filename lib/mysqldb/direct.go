@@ -39,10 +39,21 @@ const (
 	capCompress        = 1 << 5
 	capProtocol41      = 1 << 9
 	capSSL             = 1 << 11
+	capSessionTrack    = 1 << 23
 	capDeprecateEOF    = 1 << 24
 	capQueryAttributes = 1 << 27 // MySQL 8: COM_QUERY carries attributes
 
+	// capKnown is every flag that leaves a text result's framing as the
+	// direct reader expects it: bits 0 to 22 (the 4.1 protocol, auth,
+	// transactions, multi-results, connect attributes...) but compression
+	// and TLS, and DEPRECATE_EOF, which it handles. A client that settled
+	// on any other (session tracking, optional metadata, query attributes,
+	// flags not yet invented) reads through the driver.
+	capKnown = (1<<23-1)&^(capCompress|capSSL) | capDeprecateEOF
+
 	extCacheMetadata = 1 << 4 // MariaDB: a result's column count is followed by a "metadata follows" byte
+
+	statusMoreResults = 0x0008 // SERVER_MORE_RESULTS_EXISTS
 )
 
 // maxPayload is the largest payload of one packet; a longer one continues
@@ -81,7 +92,7 @@ func (h *handshake) record(p []byte) {
 func (h *handshake) direct() bool {
 	return h.complete &&
 		h.caps&capProtocol41 != 0 &&
-		h.caps&(capSSL|capCompress|capQueryAttributes) == 0 &&
+		h.caps&^capKnown == 0 &&
 		h.extCaps&^extCacheMetadata == 0
 }
 
@@ -92,7 +103,7 @@ func (c *bufferedConn) Write(p []byte) (int, error) {
 		c.hs.record(p)
 	}
 	if claims.pending.Load() > 0 && len(p) > 5 && p[4] == comQuery {
-		claims.offer(string(p[5:]), c)
+		claims.offer(p[5:], c)
 	}
 	return c.Conn.Write(p)
 }
@@ -112,11 +123,11 @@ type claimSet struct {
 }
 
 // offer records c as the writer of query if query is a pending claim.
-func (cl *claimSet) offer(query string, c *bufferedConn) {
+func (cl *claimSet) offer(query []byte, c *bufferedConn) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	if prev, ok := cl.m[query]; ok && prev == nil {
-		cl.m[query] = c
+	if prev, ok := cl.m[string(query)]; ok && prev == nil {
+		cl.m[string(query)] = c
 	}
 }
 
@@ -175,6 +186,7 @@ type DirectRows struct {
 	consume int    // bytes of the last packet still in the buffer
 	big     []byte // a packet too long for the buffer, or split in several
 	done    bool
+	err     error // the failure, returned by every later Next
 	stop    func() bool
 	ctx     context.Context
 }
@@ -248,6 +260,9 @@ func (d *DirectConn) Query(ctx context.Context, query string, columns int) (*Dir
 // NULL. The values are valid until the next call. At the end of the rows
 // it returns io.EOF, and the connection is ready for its next command.
 func (r *DirectRows) Next(vals [][]byte) error {
+	if r.err != nil {
+		return r.err
+	}
 	if r.done {
 		return io.EOF
 	}
@@ -259,6 +274,16 @@ func (r *DirectRows) Next(vals [][]byte) error {
 	case p[0] == 0xfe && len(p) < maxPayload:
 		// The end: an EOF packet, or an OK packet headed 0xfe. A row
 		// starting with 0xfe would hold a value of more than 16 MiB.
+		status, ok := endStatus(p, r.c.hs.caps&capDeprecateEOF != 0)
+		if !ok {
+			return r.fail(ErrMalformed)
+		}
+		if status&statusMoreResults != 0 {
+			// Another result would follow, which the driver's next
+			// command would misread: multi-statements are off, so this
+			// is not the statement it was given.
+			return r.fail(errors.New("direct query: the server announced more results"))
+		}
 		r.done = true
 		if !r.finish() {
 			// The context ended as the rows did: its deadline may
@@ -297,6 +322,29 @@ func (r *DirectRows) Next(vals [][]byte) error {
 // a connection closed before io.EOF must be abandoned.
 func (r *DirectRows) Close() {
 	r.finish()
+}
+
+// endStatus returns the server status flags of the packet that ends the
+// rows: an EOF packet (0xfe, warnings, status), or with DEPRECATE_EOF an
+// OK packet headed 0xfe (affected rows and insert id, length-encoded, then
+// status).
+func endStatus(p []byte, okPacket bool) (uint16, bool) {
+	pos := 1
+	if okPacket {
+		for range 2 {
+			_, n, ok := lenencInt(p[pos:])
+			if !ok {
+				return 0, false
+			}
+			pos += n
+		}
+	} else {
+		pos += 2 // warnings
+	}
+	if len(p) < pos+2 {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint16(p[pos:]), true
 }
 
 // finish releases the last packet and stops watching the context. It
@@ -368,11 +416,19 @@ func (r *DirectRows) header() (int, error) {
 	if err != nil {
 		return 0, r.fail(err)
 	}
+	size := int(h[0]) | int(h[1])<<8 | int(h[2])<<16
 	if h[3] != r.seq {
+		// An error packet says more than the wrong number (the driver
+		// reads it too).
+		if size > 0 && size < maxPayload && 4+size <= r.r.Size() {
+			if p, err := r.r.Peek(4 + size); err == nil && p[4] == 0xff {
+				return 0, r.fail(serverError(p[4:]))
+			}
+		}
 		return 0, r.fail(fmt.Errorf("%w: sequence number %d, want %d", ErrMalformed, h[3], r.seq))
 	}
 	r.seq++
-	return int(h[0]) | int(h[1])<<8 | int(h[2])<<16, nil
+	return size, nil
 }
 
 // fail ends the query with err, or with the context's cause when the
@@ -383,14 +439,19 @@ func (r *DirectRows) fail(err error) error {
 		r.stop()
 		r.stop = nil
 	}
-	if r.ctx.Err() != nil {
-		return context.Cause(r.ctx)
+	switch {
+	case r.ctx.Err() != nil:
+		err = context.Cause(r.ctx)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		err = ErrConnectionClosed
 	}
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
+	r.err = err
 	return err
 }
+
+// ErrConnectionClosed is a connection that ended in the middle of a
+// result: the server was stopped, the connection killed or the network cut.
+var ErrConnectionClosed = errors.New("the connection to the database server closed in the middle of the result (server restarted, connection killed or network cut)")
 
 // lenencInt reads a length-encoded integer at the start of p and returns
 // it with its width.

@@ -129,7 +129,7 @@ func TestDirect_SameAsDriver(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("%d rows, want %d", len(got), len(want))
 	}
-	numeric := map[int]bool{1: true, 2: true, 3: true, 5: true, 6: true, 10: true}
+	numeric := map[int]bool{1: true, 2: true, 3: true, 5: true, 6: true, 10: true} // i, u, z, f, dbl, y
 	for r := range want {
 		for i := range want[r] {
 			w, g := want[r][i], got[r][i]
@@ -210,12 +210,21 @@ func TestDirect_Errors(t *testing.T) {
 	}{
 		{"syntax", "SELECT FROM WHERE", 1, 1064, ""},
 		{"unknown column", "SELECT nope FROM vals", 1, 1054, ""},
-		{"during the rows", "SELECT id, (SELECT id FROM vals) FROM vals", 2, 1242, ""},
+		{"before the rows", "SELECT id, (SELECT id FROM vals) FROM vals", 2, 1242, ""},
+		{"after rows", "SELECT a.id, IF(a.id = 3, (SELECT id FROM vals WHERE id > a.id - 10), 1) FROM vals a ORDER BY a.id", 2, 1242, "rows"},
 		{"column count", "SELECT id, txt FROM vals", 3, 0, "returned 2 columns, want 3"},
 		{"no result", "DO 1", 1, 0, "returned no rows"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := directErr(t, conn(t, d), t.Context(), tc.query, tc.columns, nil)
+			rows := 0
+			err := directErr(t, conn(t, d), t.Context(), tc.query, tc.columns, func() { rows++ })
+			if tc.text == "rows" {
+				// The server's error, after the rows before it.
+				if rows != 2 {
+					t.Errorf("%d rows before the error, want 2", rows)
+				}
+				tc.text = ""
+			}
 			var me *mysql.MySQLError
 			switch {
 			case tc.number != 0 && (!errors.As(err, &me) || me.Number != tc.number):
@@ -301,8 +310,17 @@ func TestDirect_Fallback(t *testing.T) {
 	}
 }
 
-// sameNumber reports whether a and b are both numbers of the same value.
+// sameNumber reports whether a and b are both numbers of the same value:
+// integers compared exactly, others as float64.
 func sameNumber(a, b []byte) bool {
+	if x, err := strconv.ParseInt(string(a), 10, 64); err == nil {
+		y, err := strconv.ParseInt(string(b), 10, 64)
+		return err == nil && x == y
+	}
+	if x, err := strconv.ParseUint(string(a), 10, 64); err == nil {
+		y, err := strconv.ParseUint(string(b), 10, 64)
+		return err == nil && x == y
+	}
 	x, errX := strconv.ParseFloat(string(a), 64)
 	y, errY := strconv.ParseFloat(string(b), 64)
 	return errX == nil && errY == nil && x == y

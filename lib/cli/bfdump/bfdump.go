@@ -162,7 +162,11 @@ func Run(ctx context.Context, env cli.Env) error {
 	if res.Since != "" {
 		sinceNote = " since " + res.Since
 	}
-	log.Debugf("dumped %d rows of %q (mode=%s%s), %d compressed bytes in %.2fs", res.Rows, res.Table, res.Mode, sinceNote, res.Bytes, res.Elapsed.Seconds())
+	reader := "through the driver (TLS, compression or readTimeout in the DSN)"
+	if res.Direct {
+		reader = "off the socket"
+	}
+	log.Debugf("dumped %d rows of %q (mode=%s%s), %d compressed bytes in %.2fs; rows read %s", res.Rows, res.Table, res.Mode, sinceNote, res.Bytes, res.Elapsed.Seconds(), reader)
 	return nil
 }
 
