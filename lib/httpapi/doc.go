@@ -63,8 +63,10 @@
 // (INFO, WARN for 4xx, ERROR for 5xx and aborted dumps), msg="request",
 // remote, method, route, table, status, rows, bytes, duration_ms and, for
 // errors, error; aborted=true for a dump cut after its first byte (its
-// status stays 200). A manifest whose client left before it was ready is
-// logged with status 499, as nginx does.
+// status stays 200). A manifest or dump whose client left before its first
+// byte is logged with status 499, as nginx does; one that shutdown
+// cancelled then (shutdown_timeout passed) with 503 and "cancelled by
+// shutdown".
 // Headers are never logged; any configured token or secret that shows up in
 // a logged value is replaced by "xxxxx".
 package httpapi

@@ -423,4 +423,47 @@ func TestServe_ShutdownGrace(t *testing.T) {
 			t.Errorf("no aborted dump in the log:\n%s", s.log.String())
 		}
 	})
+	t.Run("cancelled before the first row", func(t *testing.T) {
+		// Another session's write lock holds the dump's SELECT.
+		lock, err := db.DB.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Close()
+		if _, err := lock.ExecContext(t.Context(), "LOCK TABLES big WRITE"); err != nil {
+			t.Fatal(err)
+		}
+		defer lock.ExecContext(context.Background(), "UNLOCK TABLES")
+		s := serve(t, db, strings.Replace(baseConfig, "[server]\n", "[server]\nshutdown_timeout = \"500ms\"\n", 1))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			req, _ := http.NewRequest("GET", s.url+"/api/backfill/dump/big", nil)
+			req.Header.Set("Authorization", "Bearer "+token1)
+			if resp, err := freshClient().Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		if _, ok := waitFor(10*time.Second, func() bool {
+			var n int
+			_ = db.DB.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%lock%' AND INFO LIKE 'SELECT%big%'").Scan(&n)
+			return n > 0
+		}); !ok {
+			rows, _ := db.DB.Query("SELECT IFNULL(STATE,''), IFNULL(INFO,'') FROM information_schema.PROCESSLIST")
+			for rows != nil && rows.Next() {
+				var a, b string
+				rows.Scan(&a, &b)
+				t.Logf("%s | %.100s", a, b)
+			}
+			t.Fatalf("the dump's SELECT never waited for the lock; log:\n%s", s.log.String())
+		}
+		if err := s.stop(t); !errors.Is(err, httpapi.ErrShutdownTimeout) {
+			t.Errorf("Serve() = %v, want ErrShutdownTimeout", err)
+		}
+		<-done
+		log := s.log.String()
+		if !strings.Contains(log, `"status":503`) || !strings.Contains(log, `cancelled by shutdown: shutdown_timeout passed"`) || strings.Contains(log, "client went away") {
+			t.Errorf("the cancelled dump is not logged as cancelled by shutdown:\n%s", log)
+		}
+	})
 }

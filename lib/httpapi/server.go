@@ -395,8 +395,15 @@ func (s *Server) manifest(w *recorder, r *http.Request, e *entry) {
 	}
 }
 
-// internal answers 500 for err, or records that the client went away.
+// internal answers 500 for err, or records that the client went away or
+// that shutdown cancelled the request.
 func (s *Server) internal(w *recorder, r *http.Request, e *entry, what string, err error) {
+	if errors.Is(context.Cause(r.Context()), errForced) {
+		// The connection is closed: the status is for the log.
+		w.status = http.StatusServiceUnavailable
+		e.err = what + ": " + errForced.Error()
+		return
+	}
 	if r.Context().Err() != nil {
 		// Nobody is listening any more; nginx calls this 499.
 		w.status = 499
