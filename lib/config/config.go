@@ -129,22 +129,48 @@ const MaxCacheHours = 8760
 // SanitizeTypes are the rule types a [sanitize] entry may name.
 var SanitizeTypes = []string{"email", "name", "phone", "text", "hash", "null", "address", "local_ip", "fixed", "sql", "keep"}
 
-// Duration is a TOML string such as "300s" or "5m"; a bare integer means seconds.
+// Duration is a TOML string such as "300s" or "5m"; a bare integer means
+// seconds, in any of TOML's forms (300, 1_000, 0x10).
 type Duration struct{ time.Duration }
+
+// maxDurationSeconds bounds a duration given as a number of seconds (136
+// years).
+const maxDurationSeconds = math.MaxUint32
 
 // UnmarshalText parses a Go duration string, or a whole number of seconds.
 func (d *Duration) UnmarshalText(b []byte) error {
-	if n, err := strconv.ParseUint(string(b), 10, 32); err == nil {
+	s := string(b)
+	if n, err := strconv.ParseInt(s, 0, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		digits := strings.TrimLeft(s, "+-")
+		switch {
+		case len(digits) > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9':
+			// Not TOML, and Go would read it as octal.
+			return &durationError{text: s, msg: fmt.Sprintf("%s: a number of seconds has no leading zero", s)}
+		case err != nil || n > maxDurationSeconds:
+			return &durationError{text: s, msg: fmt.Sprintf("%s seconds is too long (at most %d)", s, int64(maxDurationSeconds))}
+		case n < 0:
+			return &durationError{text: s, msg: fmt.Sprintf("%s is negative: want 0 or more seconds", s)}
+		}
 		d.Duration = time.Duration(n) * time.Second
 		return nil
 	}
-	v, err := time.ParseDuration(string(b))
+	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a duration (examples: \"300s\", \"5m\", 300 for seconds)", b)
+		return &durationError{text: s, msg: fmt.Sprintf("%q is not a duration (examples: \"300s\", \"5m\", 300 for seconds)", s)}
 	}
 	d.Duration = v
 	return nil
 }
+
+// durationError is a value Duration refuses. For a bare integer the
+// decoder passes the error on without the key and line, which Parse finds
+// from the value's text.
+type durationError struct {
+	text string // the value as written
+	msg  string
+}
+
+func (e *durationError) Error() string { return e.msg }
 
 // MarshalText formats the duration.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
@@ -287,6 +313,12 @@ func Parse(name string, data []byte) (*Config, error) {
 		msg := strings.TrimPrefix(de.Error(), "toml: ")
 		return nil, &Error{File: name, Line: line, Col: col, Key: strings.Join(de.Key(), "."), Msg: msg}
 	default:
+		var du *durationError
+		if errors.As(err, &du) {
+			if key, line, col := findInteger(data, du.text, durationKeys()); line > 0 {
+				return nil, &Error{File: name, Line: line, Col: col, Key: key, Msg: du.msg}
+			}
+		}
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
 	c.pos = indexPositions(data)

@@ -284,6 +284,11 @@ func TestDuration_Forms(t *testing.T) {
 		{`"300s"`, 300 * time.Second},
 		{`"5m"`, 5 * time.Minute},
 		{`"1h30m"`, 90 * time.Minute},
+		{`1_000`, 1000 * time.Second},
+		{`0x10`, 16 * time.Second},
+		{`0o17`, 15 * time.Second},
+		{`+5`, 5 * time.Second},
+		{`0`, 0},
 	} {
 		c, err := Parse("f.toml", []byte("[client]\ntimeout = "+tc.value+"\n"))
 		if err != nil {
@@ -294,9 +299,23 @@ func TestDuration_Forms(t *testing.T) {
 			t.Errorf("timeout = %s: %v, want %v", tc.value, got, tc.want)
 		}
 	}
-	for _, bad := range []string{`"soon"`, `-5`, `"-"`} {
-		if _, err := Parse("f.toml", []byte("[client]\ntimeout = "+bad+"\n")); err == nil {
-			t.Errorf("timeout = %s: no error", bad)
+	// Every refusal names the file, line and key: for a bare integer the
+	// decoder does not, and Parse finds them.
+	for _, tc := range []struct{ value, want string }{
+		{`"soon"`, `f.toml:3:11: client.timeout: "soon" is not a duration`},
+		{`"-"`, `f.toml:3:11: client.timeout: "-" is not a duration`},
+		{`-5`, `f.toml:3:11: client.timeout: -5 is negative`},
+		{`99999999999`, `f.toml:3:11: client.timeout: 99999999999 seconds is too long`},
+		{`"010"`, `f.toml:3:11: client.timeout: 010: a number of seconds has no leading zero`},
+	} {
+		_, err := Parse("f.toml", []byte("# a comment\n[client]\ntimeout = "+tc.value+"\n"))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("timeout = %s: error %v, want one starting %q", tc.value, err, tc.want)
 		}
+	}
+	// The same value under another key is not the one refused.
+	_, err := Parse("f.toml", []byte("[server]\nchunk_size = 99999999999\nshutdown_timeout = 99999999999\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "f.toml:3:20: server.shutdown_timeout: ") {
+		t.Errorf("error %v, want one at server.shutdown_timeout on line 3", err)
 	}
 }

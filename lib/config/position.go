@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -91,4 +92,49 @@ func keyParts(it unstable.Iterator) []string {
 		out = append(out, string(it.Node().Data))
 	}
 	return out
+}
+
+// findInteger returns the key, line and column of the first integer
+// written as text whose key is in keys (dotted paths), or line 0.
+func findInteger(data []byte, text string, keys map[string]bool) (key string, line, col int) {
+	var p unstable.Parser
+	p.Reset(data)
+	var prefix []string
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			prefix = keyParts(e.Key())
+		case unstable.KeyValue:
+			k := strings.Join(append(append([]string{}, prefix...), keyParts(e.Key())...), ".")
+			v := e.Value()
+			if keys[k] && v != nil && v.Kind == unstable.Integer && string(v.Data) == text && v.Raw.Length > 0 {
+				at := p.Shape(v.Raw).Start
+				return k, at.Line, at.Column
+			}
+		}
+	}
+	return "", 0, 0
+}
+
+// durationKeys returns the dotted keys of every Duration in Config.
+func durationKeys() map[string]bool {
+	keys := map[string]bool{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			switch {
+			case f.Type == reflect.TypeFor[Duration]():
+				keys[prefix+name] = true
+			case f.Type.Kind() == reflect.Struct:
+				walk(f.Type, prefix+name+".")
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	return keys
 }
