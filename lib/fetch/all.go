@@ -326,7 +326,7 @@ func (f *Fetcher) previous(o Options, m *manifest.Manifest, now time.Time) (*pre
 		return nil, fmt.Sprintf("a download since %s", meta.Since)
 	case !sameSchema(old, m):
 		return nil, "a download of a different schema (tables, columns, keys, sanitizing or limits changed)"
-	case !sameMasking(old, m, o.Tables):
+	case maskedOtherwise(old, m, o.Tables):
 		return nil, "a download masked another way (the server's sanitize rules, salt or masking version changed)"
 	}
 	p := &previous{meta: &meta, manifest: old, fetched: map[string]time.Time{}, now: now}
@@ -404,23 +404,13 @@ func sameTime(a, b string) bool {
 	return ta.Equal(tb)
 }
 
-// sameMasking reports whether the tables downloaded (only, or every table
-// of a when only is empty) are masked in a as in b: the same masking
-// fingerprint (manifest.Table.Masking). Another table's masking does not
-// concern a download without it.
-func sameMasking(a, b *manifest.Manifest, only []string) bool {
-	names, err := a.Select(only)
-	if err != nil {
-		return false
-	}
-	for _, n := range names {
-		ta, _ := a.Table(n)
-		tb, ok := b.Table(n)
-		if !ok || ta.Masking != tb.Masking {
-			return false
-		}
-	}
-	return true
+// maskedOtherwise reports whether a table downloaded (only, or every
+// table of old when only is empty) is masked in old otherwise than in cur
+// (manifest.MaskedOtherwise). Another table's masking does not concern a
+// download without it.
+func maskedOtherwise(old, cur *manifest.Manifest, only []string) bool {
+	names, err := old.Select(only)
+	return err != nil || manifest.MaskedOtherwise(old, cur, names) != ""
 }
 
 // sameSchema compares what decides a dump's content: the table set and,

@@ -364,6 +364,34 @@ func (m *Manifest) Names() []string {
 	return out
 }
 
+// MaskedOtherwise names the first of tables (nil: every table of old)
+// that old, a download's manifest, masks otherwise than cur, the server's
+// manifest now: another masking fingerprint, or a table one of them lacks.
+// Rows of two maskings must not meet in one local copy, so such a download
+// is neither resumed nor reused. It returns "" when every table agrees, and
+// when cur carries no fingerprint at all (a bf-serve older than them,
+// which cannot tell).
+func MaskedOtherwise(old, cur *Manifest, tables []string) string {
+	fingerprints := false
+	for _, t := range cur.Tables {
+		fingerprints = fingerprints || t.Masking != ""
+	}
+	if !fingerprints {
+		return ""
+	}
+	if tables == nil {
+		tables = old.Names()
+	}
+	for _, name := range tables {
+		was, ok := old.Table(name)
+		now, ok2 := cur.Table(name)
+		if !ok || !ok2 || was.Masking != now.Masking {
+			return name
+		}
+	}
+	return ""
+}
+
 // Select returns the manifest's tables named in names, in import order,
 // or an error listing the valid names for any unknown one.
 func (m *Manifest) Select(names []string) ([]string, error) {

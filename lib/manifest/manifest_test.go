@@ -207,3 +207,36 @@ func checkMasking(t *testing.T, doc []byte, cfg *config.Config) {
 		t.Errorf("the manifest shows the salt")
 	}
 }
+
+// TestMaskedOtherwise: a download's table counts as masked otherwise when
+// its fingerprint differs from the server's, or either side lacks the
+// table; a server without fingerprints cannot tell.
+func TestMaskedOtherwise(t *testing.T) {
+	m := func(maskings ...string) *manifest.Manifest {
+		var out manifest.Manifest
+		for i := 0; i+1 < len(maskings); i += 2 {
+			out.Tables = append(out.Tables, &manifest.Table{Name: maskings[i], Masking: maskings[i+1]})
+		}
+		return &out
+	}
+	for _, tc := range []struct {
+		name     string
+		old, cur *manifest.Manifest
+		tables   []string
+		want     string
+	}{
+		{"the same", m("a", "1", "b", "2"), m("a", "1", "b", "2"), nil, ""},
+		{"one changed", m("a", "1", "b", "2"), m("a", "1", "b", "3"), nil, "b"},
+		{"another table changed", m("a", "1", "b", "2"), m("a", "1", "b", "3"), []string{"a"}, ""},
+		{"gone from the server", m("a", "1", "b", "2"), m("a", "1"), nil, "b"},
+		{"not in the download's manifest", m("a", "1"), m("a", "1", "b", "2"), []string{"a", "b"}, "b"},
+		{"downloaded before fingerprints", m("a", "", "b", ""), m("a", "1", "b", "2"), nil, "a"},
+		{"the server's rules no longer compile for one", m("a", "1", "b", "2"), m("a", "1", "b", ""), nil, "b"},
+		{"a server without fingerprints", m("a", "1", "b", "2"), m("a", "", "b", ""), nil, ""},
+		{"nothing downloaded", m("a", "1"), m("a", "2"), []string{}, ""},
+	} {
+		if got := manifest.MaskedOtherwise(tc.old, tc.cur, tc.tables); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

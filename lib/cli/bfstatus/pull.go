@@ -253,23 +253,21 @@ func (c *cmd) cache(dir string) error {
 // maskedOtherwise names a table of a download (meta lists them, old is
 // its manifest, nil when unreadable) that it masks otherwise than cur says
 // the server does now (a kept table would mix two maskings); "" when none
-// does, or cur has no fingerprints (an older bf-serve). Tables of the
-// manifest the download does not hold do not count.
+// does, or cur has no fingerprints (an older bf-serve): see
+// manifest.MaskedOtherwise. Tables of the manifest the download does not
+// hold do not count.
 func maskedOtherwise(meta *fetch.Meta, old, cur *manifest.Manifest) string {
-	now := maskings(cur)
-	if now == nil {
+	if maskings(cur) == nil {
 		return ""
 	}
 	if old == nil {
 		return "its tables"
 	}
-	for _, t := range meta.Tables {
-		was, ok := old.Table(t.Name)
-		if fp, has := now[t.Name]; has && ok && fp != was.Masking {
-			return t.Name
-		}
+	names := make([]string, len(meta.Tables))
+	for i, t := range meta.Tables {
+		names[i] = t.Name
 	}
-	return ""
+	return manifest.MaskedOtherwise(old, cur, names)
 }
 
 // files prints the dump files of the complete download in dir.
