@@ -18,6 +18,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -137,30 +138,40 @@ type Duration struct{ time.Duration }
 // years).
 const maxDurationSeconds = math.MaxUint32
 
-// UnmarshalText parses a Go duration string, or a whole number of seconds.
+// UnmarshalText parses a Go duration string, or a whole number of seconds:
+// decimal (leading zeros allowed, as they always were in a string), or an
+// integer as TOML writes it (1_000, 0x10, 0o17, 0b101).
 func (d *Duration) UnmarshalText(b []byte) error {
 	s := string(b)
-	if n, err := strconv.ParseInt(s, 0, 64); err == nil || errors.Is(err, strconv.ErrRange) {
-		digits := strings.TrimLeft(s, "+-")
-		switch {
-		case len(digits) > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9':
-			// Not TOML, and Go would read it as octal.
-			return &durationError{text: s, msg: fmt.Sprintf("%s: a number of seconds has no leading zero", s)}
-		case err != nil || n > maxDurationSeconds:
-			return &durationError{text: s, msg: fmt.Sprintf("%s seconds is too long (at most %d)", s, int64(maxDurationSeconds))}
-		case n < 0:
-			return &durationError{text: s, msg: fmt.Sprintf("%s is negative: want 0 or more seconds", s)}
+	base := 0
+	switch {
+	case decimalSeconds.MatchString(s):
+		base = 10
+	case tomlInteger.MatchString(s):
+		base = 0 // Go reads TOML's prefixes and underscores alike
+	default:
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return &durationError{text: s, msg: fmt.Sprintf("%q is not a duration (examples: \"300s\", \"5m\", 300 for seconds)", s)}
 		}
-		d.Duration = time.Duration(n) * time.Second
+		d.Duration = v
 		return nil
 	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return &durationError{text: s, msg: fmt.Sprintf("%q is not a duration (examples: \"300s\", \"5m\", 300 for seconds)", s)}
+	n, err := strconv.ParseInt(s, base, 64)
+	switch {
+	case err != nil || n > maxDurationSeconds:
+		return &durationError{text: s, msg: fmt.Sprintf("%s seconds is too long (at most %d)", s, int64(maxDurationSeconds))}
+	case n < 0:
+		return &durationError{text: s, msg: fmt.Sprintf("%s is negative: want 0 or more seconds", s)}
 	}
-	d.Duration = v
+	d.Duration = time.Duration(n) * time.Second
 	return nil
 }
+
+var (
+	decimalSeconds = regexp.MustCompile(`^[+-]?[0-9]+$`)
+	tomlInteger    = regexp.MustCompile(`^(?:[+-]?[1-9](?:_?[0-9])*|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*)$`)
+)
 
 // durationError is a value Duration refuses. For a bare integer the
 // decoder passes the error on without the key and line, which Parse finds

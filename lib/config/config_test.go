@@ -289,6 +289,8 @@ func TestDuration_Forms(t *testing.T) {
 		{`0o17`, 15 * time.Second},
 		{`+5`, 5 * time.Second},
 		{`0`, 0},
+		{`"010"`, 10 * time.Second}, // a string is decimal, as it always was
+		{`"1_000"`, 1000 * time.Second},
 	} {
 		c, err := Parse("f.toml", []byte("[client]\ntimeout = "+tc.value+"\n"))
 		if err != nil {
@@ -306,15 +308,22 @@ func TestDuration_Forms(t *testing.T) {
 		{`"-"`, `f.toml:3:11: client.timeout: "-" is not a duration`},
 		{`-5`, `f.toml:3:11: client.timeout: -5 is negative`},
 		{`99999999999`, `f.toml:3:11: client.timeout: 99999999999 seconds is too long`},
-		{`"010"`, `f.toml:3:11: client.timeout: 010: a number of seconds has no leading zero`},
+		{`"0_10"`, `f.toml:3:11: client.timeout: "0_10" is not a duration`},
+		{`"0X10"`, `f.toml:3:11: client.timeout: "0X10" is not a duration`},
+		{`"1__0"`, `f.toml:3:11: client.timeout: "1__0" is not a duration`},
 	} {
 		_, err := Parse("f.toml", []byte("# a comment\n[client]\ntimeout = "+tc.value+"\n"))
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("timeout = %s: error %v, want one starting %q", tc.value, err, tc.want)
 		}
 	}
+	// Inside an inline table too.
+	_, err := Parse("f.toml", []byte("client = { timeout = -5 }\n[server]\ndump_timeout = -5\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "f.toml:1:22: client.timeout: -5 is negative") {
+		t.Errorf("inline table: error %v, want one at client.timeout on line 1", err)
+	}
 	// The same value under another key is not the one refused.
-	_, err := Parse("f.toml", []byte("[server]\nchunk_size = 99999999999\nshutdown_timeout = 99999999999\n"))
+	_, err = Parse("f.toml", []byte("[server]\nchunk_size = 99999999999\nshutdown_timeout = 99999999999\n"))
 	if err == nil || !strings.HasPrefix(err.Error(), "f.toml:3:20: server.shutdown_timeout: ") {
 		t.Errorf("error %v, want one at server.shutdown_timeout on line 3", err)
 	}

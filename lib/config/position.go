@@ -28,6 +28,15 @@ func (p positions) line(key string) int {
 
 func indexPositions(data []byte) positions {
 	pos := positions{}
+	walk(data, func(p *unstable.Parser, key []string, n *unstable.Node) {
+		pos.set(key, lineOf(p, n), p, n)
+	})
+	return pos
+}
+
+// walk calls visit for each table header and each key/value of data, those
+// inside inline tables included, with its full key.
+func walk(data []byte, visit func(p *unstable.Parser, key []string, n *unstable.Node)) {
 	var p unstable.Parser
 	p.Reset(data)
 	var prefix []string
@@ -36,13 +45,11 @@ func indexPositions(data []byte) positions {
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
 			prefix = keyParts(e.Key())
-			pos.set(prefix, lineOf(&p, e), &p, e)
+			visit(&p, prefix, e)
 		case unstable.KeyValue:
-			full := append(append([]string{}, prefix...), keyParts(e.Key())...)
-			walkValue(pos, &p, full, e)
+			walkValue(&p, append(append([]string{}, prefix...), keyParts(e.Key())...), e, visit)
 		}
 	}
-	return pos
 }
 
 func (pos positions) set(key []string, line int, p *unstable.Parser, n *unstable.Node) {
@@ -55,10 +62,9 @@ func (pos positions) set(key []string, line int, p *unstable.Parser, n *unstable
 	}
 }
 
-// walkValue records the line of a key/value and of the keys of inline tables
-// inside it.
-func walkValue(pos positions, p *unstable.Parser, key []string, kv *unstable.Node) {
-	pos.set(key, lineOf(p, kv), p, kv)
+// walkValue visits a key/value and the keys of inline tables inside it.
+func walkValue(p *unstable.Parser, key []string, kv *unstable.Node, visit func(p *unstable.Parser, key []string, n *unstable.Node)) {
+	visit(p, key, kv)
 	v := kv.Value()
 	if v == nil || v.Kind != unstable.InlineTable {
 		return
@@ -67,7 +73,7 @@ func walkValue(pos positions, p *unstable.Parser, key []string, kv *unstable.Nod
 	for it.Next() {
 		c := it.Node()
 		if c.Kind == unstable.KeyValue {
-			walkValue(pos, p, append(append([]string{}, key...), keyParts(c.Key())...), c)
+			walkValue(p, append(append([]string{}, key...), keyParts(c.Key())...), c, visit)
 		}
 	}
 }
@@ -97,24 +103,16 @@ func keyParts(it unstable.Iterator) []string {
 // findInteger returns the key, line and column of the first integer
 // written as text whose key is in keys (dotted paths), or line 0.
 func findInteger(data []byte, text string, keys map[string]bool) (key string, line, col int) {
-	var p unstable.Parser
-	p.Reset(data)
-	var prefix []string
-	for p.NextExpression() {
-		e := p.Expression()
-		switch e.Kind {
-		case unstable.Table, unstable.ArrayTable:
-			prefix = keyParts(e.Key())
-		case unstable.KeyValue:
-			k := strings.Join(append(append([]string{}, prefix...), keyParts(e.Key())...), ".")
-			v := e.Value()
-			if keys[k] && v != nil && v.Kind == unstable.Integer && string(v.Data) == text && v.Raw.Length > 0 {
-				at := p.Shape(v.Raw).Start
-				return k, at.Line, at.Column
-			}
+	walk(data, func(p *unstable.Parser, k []string, n *unstable.Node) {
+		if line > 0 || n.Kind != unstable.KeyValue || !keys[strings.Join(k, ".")] {
+			return
 		}
-	}
-	return "", 0, 0
+		if v := n.Value(); v != nil && v.Kind == unstable.Integer && string(v.Data) == text && v.Raw.Length > 0 {
+			at := p.Shape(v.Raw).Start
+			key, line, col = strings.Join(k, "."), at.Line, at.Column
+		}
+	})
+	return key, line, col
 }
 
 // durationKeys returns the dotted keys of every Duration in Config.

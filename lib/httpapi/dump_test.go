@@ -430,7 +430,9 @@ func TestServe_ShutdownGrace(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer lock.Close()
-		if _, err := lock.ExecContext(t.Context(), "LOCK TABLES big WRITE"); err != nil {
+		lockCtx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if _, err := lock.ExecContext(lockCtx, "LOCK TABLES big WRITE"); err != nil {
 			t.Fatal(err)
 		}
 		defer lock.ExecContext(context.Background(), "UNLOCK TABLES")
@@ -446,7 +448,7 @@ func TestServe_ShutdownGrace(t *testing.T) {
 		}()
 		if _, ok := waitFor(10*time.Second, func() bool {
 			var n int
-			_ = db.DB.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%lock%' AND INFO LIKE 'SELECT%big%'").Scan(&n)
+			_ = db.DB.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE '%lock%' AND INFO LIKE 'SELECT%big%'", db.Name).Scan(&n)
 			return n > 0
 		}); !ok {
 			rows, _ := db.DB.Query("SELECT IFNULL(STATE,''), IFNULL(INFO,'') FROM information_schema.PROCESSLIST")

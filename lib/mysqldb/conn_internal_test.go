@@ -216,9 +216,27 @@ func (w *wire) end(h handshake, status uint16) *wire {
 }
 
 // fakeQuery runs a direct query against a server that answers reply (and
-// then closes the connection), and returns the rows read, NULL as
+// then closes the connection), and returns the values read, NULL as
 // "<NULL>", with the first error (io.EOF at a clean end).
 func fakeQuery(t *testing.T, h handshake, reply []byte, columns int) ([]string, error) {
+	t.Helper()
+	rows, err := fakeRows(t, h, reply, columns)
+	var got []string
+	for _, row := range rows {
+		for _, v := range row {
+			if v == nil {
+				got = append(got, "<NULL>")
+			} else {
+				got = append(got, string(v))
+			}
+		}
+	}
+	return got, err
+}
+
+// fakeRows is fakeQuery returning the rows, each value copied, nil for
+// NULL.
+func fakeRows(t *testing.T, h handshake, reply []byte, columns int) ([][][]byte, error) {
 	t.Helper()
 	client, server := net.Pipe()
 	defer client.Close()
@@ -240,7 +258,7 @@ func fakeQuery(t *testing.T, h handshake, reply []byte, columns int) ([]string, 
 		return nil, err
 	}
 	defer rows.Close()
-	var got []string
+	var got [][][]byte
 	vals := make([][]byte, columns)
 	for {
 		if err := rows.Next(vals); err != nil {
@@ -249,13 +267,13 @@ func fakeQuery(t *testing.T, h handshake, reply []byte, columns int) ([]string, 
 			}
 			return got, err
 		}
-		for _, v := range vals {
-			if v == nil {
-				got = append(got, "<NULL>")
-			} else {
-				got = append(got, string(v))
+		row := make([][]byte, columns)
+		for i, v := range vals {
+			if v != nil {
+				row[i] = append([]byte{}, v...)
 			}
 		}
+		got = append(got, row)
 	}
 }
 
@@ -338,32 +356,97 @@ func TestDirectRows_Framing(t *testing.T) {
 }
 
 // FuzzDirectRows: whatever a server sends after a result's header, the
-// direct reader returns rows, then io.EOF or an error, and never panics or
-// hands over a value that is not inside the reply.
+// direct reader never panics, and the rows it returns before its error or
+// end are exactly the rows the reply begins with: encoded again, they are
+// a prefix of it.
 func FuzzDirectRows(f *testing.F) {
 	h := handshake{seen: true, complete: true, caps: capProtocol41 | capDeprecateEOF, extCaps: extCacheMetadata}
-	f.Add(2, (&wire{seq: 3}).packet(row([]byte("a"), nil)...).end(h, 2).b)
-	f.Add(1, (&wire{seq: 3}).packet(0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f).b)
-	f.Add(1, (&wire{seq: 3}).packet(0xfc, 0x10).b)
-	f.Add(1, []byte{0xff, 0xff, 0xff, 3, 1})
-	f.Fuzz(func(t *testing.T, columns int, body []byte) {
-		if columns < 1 || columns > 8 {
-			return
-		}
+	// Rows follow the query (0), the column count (1) and the definitions.
+	rowsFrom := func(columns uint8) *wire { return &wire{seq: columns + 2} }
+	f.Add(uint8(2), rowsFrom(2).packet(row([]byte("a"), nil)...).packet(row([]byte{}, []byte("bc"))...).end(h, 2).b)
+	f.Add(uint8(1), rowsFrom(1).packet(0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f).b)
+	f.Add(uint8(1), rowsFrom(1).packet(0xfc, 0x10).b)
+	f.Add(uint8(1), []byte{0xff, 0xff, 0xff, 3, 1})
+	f.Fuzz(func(t *testing.T, n uint8, body []byte) {
+		columns := int(n%8) + 1
 		reply := (&wire{seq: 1}).header(h, columns).b
-		reply = append(reply, body...)
-		got, err := fakeQuery(t, h, reply, columns)
+		got, err := fakeRows(t, h, append(reply, body...), columns)
 		if err == nil {
-			t.Fatal("no error and no end")
+			t.Fatal("neither an error nor the end")
 		}
-		size := 0
-		for _, v := range got {
-			if v != "<NULL>" {
-				size += len(v)
+		want := referenceRows(body, uint8(columns+2), columns)
+		if len(got) > len(want) {
+			t.Fatalf("%d rows from a reply that begins with %d: %q", len(got), len(want), body)
+		}
+		for i := range got {
+			for j := range got[i] {
+				if (got[i][j] == nil) != (want[i][j] == nil) || !bytes.Equal(got[i][j], want[i][j]) {
+					t.Fatalf("row %d, value %d: %q, want %q (reply %q)", i, j, got[i][j], want[i][j], body)
+				}
 			}
 		}
-		if size > len(body) {
-			t.Fatalf("%d bytes of values from a %d-byte reply", size, len(body))
+		if err == io.EOF && len(got) != len(want) {
+			t.Fatalf("the end after %d rows of %d", len(got), len(want))
 		}
 	})
+}
+
+// referenceRows is the fuzz test's oracle, written for plainness: the
+// well-formed rows body begins with, packets numbered from seq, each value
+// length-encoded (in any width) or NULL.
+func referenceRows(body []byte, seq uint8, columns int) [][][]byte {
+	var rows [][][]byte
+	for {
+		// One payload, continuation packets joined.
+		var p []byte
+		for {
+			if len(body) < 4 || body[3] != seq {
+				return rows
+			}
+			n := int(body[0]) | int(body[1])<<8 | int(body[2])<<16
+			if len(body) < 4+n {
+				return rows
+			}
+			p = append(p, body[4:4+n]...)
+			body, seq = body[4+n:], seq+1
+			if n < maxPayload {
+				break
+			}
+		}
+		if len(p) == 0 || p[0] == 0xff || p[0] == 0xfe && len(p) < maxPayload {
+			return rows
+		}
+		row := make([][]byte, 0, columns)
+		for len(row) < columns {
+			if len(p) == 0 {
+				return rows
+			}
+			if p[0] == 0xfb {
+				row, p = append(row, nil), p[1:]
+				continue
+			}
+			var n, w uint64
+			switch {
+			case p[0] < 0xfb:
+				n, w = uint64(p[0]), 1
+			case p[0] == 0xfc && len(p) >= 3:
+				n, w = uint64(binary.LittleEndian.Uint16(p[1:])), 3
+			case p[0] == 0xfd && len(p) >= 4:
+				n, w = uint64(p[1])|uint64(p[2])<<8|uint64(p[3])<<16, 4
+			case p[0] == 0xfe && len(p) >= 9:
+				n, w = binary.LittleEndian.Uint64(p[1:]), 9
+			default:
+				return rows
+			}
+			if uint64(len(p))-w < n {
+				return rows
+			}
+			row = append(row, append([]byte{}, p[w:w+n]...))
+			p = p[w+n:]
+		}
+		if len(p) != 0 {
+			return rows
+		}
+		rows = append(rows, row)
+	}
 }
