@@ -36,7 +36,9 @@
 // is a fresh snapshot produced on request, so the bytes after the cut would
 // come from a different snapshot than the bytes before it, and HTTP range
 // requests cannot be answered. A rerun fetches those tables again from the
-// start; the .part files only show where a run stopped.
+// start; the .part files only show where a run stopped, and bf-import
+// refuses them, even one whose stream is complete (a transfer cut after the
+// end marker, which the verifier does not accept either).
 //
 // # Retries and timeouts
 //

@@ -11,10 +11,12 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/backfill/backfill/lib/cli"
 	"github.com/backfill/backfill/lib/config"
 	"github.com/backfill/backfill/lib/dumpfmt"
+	"github.com/backfill/backfill/lib/internal/hint"
 	"github.com/backfill/backfill/lib/load"
 	"github.com/backfill/backfill/lib/manifest"
 	"github.com/backfill/backfill/lib/mysqldb"
@@ -29,8 +31,9 @@ Bf-import loads dump streams (from bf-dump or bf-fetch) into the local
 database, each into the table its header names. FILE - or no FILE reads one
 stream from standard input. Every stream is verified to its end marker before
 anything is committed: a truncated, corrupt or foreign stream fails the
-import, and every table is rolled back to what it was. Tables load in
-parallel, each in one transaction, and all commit together at the end.
+import, and every table is rolled back to what it was. A FILE ending in .part
+(a download bf-fetch did not finish) is refused. Tables load in parallel,
+each in one transaction, and all commit together at the end.
 
 Full mode replaces each table's rows. Delta mode upserts the rows of delta
 streams by primary key (children are never deleted) and replaces the tables
@@ -108,6 +111,16 @@ func Run(ctx context.Context, env cli.Env) error {
 	}
 	if stdinUsers == 1 && *manifestPath != "-" && cli.IsTerminal(env.Stdin) {
 		return &cli.UsageError{Msg: "refusing to read a dump stream from a terminal", Hints: []string{"give the dump files as arguments, or pipe a stream in: bf-dump --table users | bf-import -"}}
+	}
+
+	// bf-fetch keeps what arrived of a transfer that failed as TABLE.sql.zst.part,
+	// to show where it stopped. Even a .part whose stream looks complete
+	// is one bf-fetch refused (cut after the end marker, say).
+	for _, a := range args {
+		if strings.HasSuffix(a, ".part") {
+			return hint.Wrap(fmt.Errorf("%s is a download that bf-fetch did not finish: nothing was imported", a),
+				"run bf-fetch again; it keeps .part files only to show where a transfer stopped")
+		}
 	}
 
 	cfg, err := config.Load(*cfgPath, env.Getenv)
