@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,9 +142,8 @@ type DirectConn struct {
 // sql.Conn.Raw on a pool opened by this package, or nil when its bytes do
 // not travel as the plain protocol (TLS, compression, a connection this
 // package did not dial) or its DSN sets readTimeout: read through the
-// driver then. It runs one
-// statement that does nothing (DO 0) to find dc's socket; an error is that
-// statement's.
+// driver then. It runs one statement that does nothing (DO 0) to find dc's
+// socket; an error is that statement's.
 func Direct(ctx context.Context, dc any) (*DirectConn, error) {
 	ex, ok := dc.(driver.ExecerContext)
 	if !ok {
@@ -392,7 +392,7 @@ func (r *DirectRows) packet() ([]byte, error) {
 			return nil, r.fail(err)
 		}
 		n := len(r.big)
-		r.big = append(r.big, make([]byte, size)...)
+		r.big = slices.Grow(r.big, size)[:n+size]
 		if _, err := io.ReadFull(r.r, r.big[n:]); err != nil {
 			return nil, r.fail(err)
 		}
