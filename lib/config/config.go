@@ -143,7 +143,7 @@ const maxDurationSeconds = math.MaxUint32
 // integer as TOML writes it (1_000, 0x10, 0o17, 0b101).
 func (d *Duration) UnmarshalText(b []byte) error {
 	s := string(b)
-	base := 0
+	var base int
 	switch {
 	case decimalSeconds.MatchString(s):
 		base = 10

@@ -118,8 +118,8 @@ func findInteger(data []byte, text string, keys map[string]bool) (key string, li
 // durationKeys returns the dotted keys of every Duration in Config.
 func durationKeys() map[string]bool {
 	keys := map[string]bool{}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
+	var fields func(t reflect.Type, prefix string)
+	fields = func(t reflect.Type, prefix string) {
 		for f := range t.Fields() {
 			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
 			if name == "" || name == "-" {
@@ -129,10 +129,10 @@ func durationKeys() map[string]bool {
 			case f.Type == reflect.TypeFor[Duration]():
 				keys[prefix+name] = true
 			case f.Type.Kind() == reflect.Struct:
-				walk(f.Type, prefix+name+".")
+				fields(f.Type, prefix+name+".")
 			}
 		}
 	}
-	walk(reflect.TypeFor[Config](), "")
+	fields(reflect.TypeFor[Config](), "")
 	return keys
 }

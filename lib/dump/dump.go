@@ -180,6 +180,7 @@ func stream(ctx context.Context, q *query, fw *dumpfmt.Writer, flush func() erro
 			return fmt.Errorf("dump %q: %w", q.plan.Table.Name, mysqldb.Explain(err))
 		}
 		var src rowSource
+		var viaDriver driver.Rows // closed after the last row
 		if isDirect = direct != nil; isDirect {
 			rows, err := direct.Query(ctx, q.sel, len(q.plan.Columns))
 			if err != nil {
@@ -204,14 +205,15 @@ func stream(ctx context.Context, q *query, fw *dumpfmt.Writer, flush func() erro
 			if got := len(rows.Columns()); got != len(q.plan.Columns) {
 				return abandon{fmt.Errorf("dump %q: the SELECT returned %d columns, want %d", q.plan.Table.Name, got, len(q.plan.Columns))}
 			}
-			src = &driverRows{rows: rows, vals: make([]driver.Value, len(q.plan.Columns))}
+			viaDriver = rows
+			src = &driverRows{rows: rows, vals: make([]driver.Value, len(q.plan.Columns)), names: q.plan.Names()}
 		}
 		var rerr error
 		if n, rerr = streamRows(ctx, q, src, fw, flush); rerr != nil {
 			return abandon{rerr}
 		}
-		if d, ok := src.(*driverRows); ok {
-			if err := d.rows.Close(); err != nil {
+		if viaDriver != nil {
+			if err := viaDriver.Close(); err != nil {
 				return fmt.Errorf("dump %q: %w", q.plan.Table.Name, mysqldb.Explain(err))
 			}
 		}
@@ -242,6 +244,7 @@ type rowSource interface {
 type driverRows struct {
 	rows    driver.Rows
 	vals    []driver.Value
+	names   []string // the columns, for errors
 	scratch []byte
 }
 
@@ -253,7 +256,7 @@ func (d *driverRows) Next(vals [][]byte) error {
 	for i, v := range d.vals {
 		var err error
 		if vals[i], d.scratch, err = sqltext.ValueText(d.scratch, v); err != nil {
-			return err
+			return fmt.Errorf("column %q: %w", d.names[i], err)
 		}
 	}
 	return nil

@@ -372,11 +372,7 @@ func (m *Manifest) Names() []string {
 // when cur carries no fingerprint at all (a bf-serve older than them,
 // which cannot tell).
 func MaskedOtherwise(old, cur *Manifest, tables []string) string {
-	fingerprints := false
-	for _, t := range cur.Tables {
-		fingerprints = fingerprints || t.Masking != ""
-	}
-	if !fingerprints {
+	if !cur.Fingerprinted() {
 		return ""
 	}
 	if tables == nil {
@@ -390,6 +386,17 @@ func MaskedOtherwise(old, cur *Manifest, tables []string) string {
 		}
 	}
 	return ""
+}
+
+// Fingerprinted reports whether any table of m carries a masking
+// fingerprint: a bf-serve older than them sends none.
+func (m *Manifest) Fingerprinted() bool {
+	for _, t := range m.Tables {
+		if t.Masking != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Select returns the manifest's tables named in names, in import order,

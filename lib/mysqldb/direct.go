@@ -435,10 +435,7 @@ func (r *DirectRows) header() (int, error) {
 // context ended (its deadline broke the read).
 func (r *DirectRows) fail(err error) error {
 	r.done = true
-	if r.stop != nil {
-		r.stop()
-		r.stop = nil
-	}
+	r.finish()
 	switch {
 	case r.ctx.Err() != nil:
 		err = context.Cause(r.ctx)

@@ -49,13 +49,13 @@ func Config(dsn string) (*mysql.Config, error) {
 	cfg.Collation = "utf8mb4_general_ci"
 	// Direct reads (direct.go) do not time single reads out: a DSN that
 	// asks for readTimeout keeps every read in the driver.
-	direct := cfg.ReadTimeout == 0
+	noDirect := cfg.ReadTimeout > 0
 	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		c.noDirect = !direct
+		c.noDirect = noDirect
 		return c, nil
 	}
 	return cfg, nil

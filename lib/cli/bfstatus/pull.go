@@ -257,7 +257,7 @@ func (c *cmd) cache(dir string) error {
 // manifest.MaskedOtherwise. Tables of the manifest the download does not
 // hold do not count.
 func maskedOtherwise(meta *fetch.Meta, old, cur *manifest.Manifest) string {
-	if maskings(cur) == nil {
+	if !cur.Fingerprinted() {
 		return ""
 	}
 	if old == nil {
