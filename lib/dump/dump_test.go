@@ -696,6 +696,20 @@ func TestWrite_FailMidway(t *testing.T) {
 		t.Errorf("Verify() of the failed stream = %v, want incomplete", err)
 	}
 
+	// The server fails the SELECT after rows went out (an error packet in
+	// the middle of the result): the server's error, no end marker.
+	failing := parseConfig(t, "[server]\nchunk_size = 100\n[sanitize.people]\nphone = { type = \"phone\" }\n"+
+		"note = { type = \"sql\", expr = \"IF(`id` = 2500, (SELECT `id` FROM `people`), `note`)\" }\n")
+	buf.Reset()
+	res, err = dump.Write(t.Context(), &buf, dump.Source{DB: src.DB, Database: src.Name, Config: failing},
+		dump.Options{Table: "people", MaxStatementBytes: 1 << 10, Flush: func() error { return nil }})
+	if !mysqldb.IsError(err, 1242) || !res.Direct || buf.Len() == 0 {
+		t.Errorf("Write() with a server error at row 2500 = %v, direct %v, %d bytes out; want error 1242 on the direct path after rows went out", err, res.Direct, buf.Len())
+	}
+	if _, _, err := dumpfmt.Verify(bytes.NewReader(buf.Bytes())); !errors.Is(err, dumpfmt.ErrIncomplete) {
+		t.Errorf("Verify() of the stream the server failed = %v, want incomplete", err)
+	}
+
 	src.Exec(t, "DELETE FROM people WHERE id = 123456789")
 	w := &errWriter{n: 5000}
 	if _, err := dump.Write(t.Context(), w, source, dump.Options{Table: "people", Level: 1, Flush: func() error { return nil }}); err == nil || !strings.Contains(err.Error(), "no space left on device") {
